@@ -1,0 +1,245 @@
+"""Policies: the analysts' YAML (pre-policies, thresholds, fallback, test cases), checked and compiled once.
+
+A file that fails any check is refused whole with `file:line: rule_name: problem`; the engine keeps what it had.
+Pre-policies see only the event's own fields (they are the cheap gate before any Redis call); thresholds see the event
+and the model's `score`, `calibrated` and `ecdf`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import yaml
+from msgspec import Meta
+
+from engine.errors import ConfigError
+from rules import CompiledExpr, FieldType, RuleError, Schema, compile_expr
+
+Action = Literal["approve", "review", "deny"]
+ACTION_RANK: dict[str, int] = {"approve": 0, "review": 1, "deny": 2}
+"""Actions are ordered: approve < review < deny."""
+
+MODEL_FIELDS: dict[str, FieldType] = {
+    "score": FieldType.FLOAT,
+    "calibrated": FieldType.FLOAT,
+    "ecdf": FieldType.FLOAT,
+}
+
+
+class _Base(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Strict, immutable base of the policy file's parts."""
+
+
+class PrePolicySpec(_Base, kw_only=True):
+    """One pre-policy as the analyst wrote it."""
+
+    name: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+    """Unique name, snake_case; appears in decisions, logs and metrics."""
+    when: str
+    """Condition in the rule language over the event's fields."""
+    action: Action
+    """What a match decides."""
+    mode: Literal["live", "shadow"] = "live"
+    """`shadow`: evaluated, counted and logged, never acts."""
+    description: str | None = None
+    """Why the rule exists (for reviewers)."""
+
+
+class ThresholdSpec(_Base, kw_only=True):
+    """One row of the threshold table; the first match wins; the last row has no `when`."""
+
+    action: Action
+    """What a match decides."""
+    when: str | None = None
+    """Condition over `score`, `calibrated`, `ecdf` and event fields; absent on the final catch-all."""
+    name: str | None = None
+    """Optional name reported as the decision's `rule`; defaults to `threshold_<n>`."""
+
+
+class FallbackSpec(_Base):
+    """What decides when a stage fails or the budget runs out."""
+
+    action: Action
+    """Fail-open (`approve`) or fail-closed (`review`/`deny`)."""
+
+
+class DecisionSpec(_Base):
+    """Thresholds and fallback."""
+
+    thresholds: Annotated[list[ThresholdSpec], Meta(min_length=1)]
+    """The threshold table, in order."""
+    fallback: FallbackSpec
+    """The documented fallback."""
+
+
+class PolicyCase(_Base):
+    """An analyst's test case: a (partial) event and the pre-policy outcome expected."""
+
+    event: dict[str, Any]
+    """Event fields; absent ones are missing."""
+    expect: dict[str, Any]
+    """`action` and/or `rule` (null `rule` = falls through to the model)."""
+
+
+class PolicyFile(_Base, kw_only=True):
+    """The whole YAML file."""
+
+    event_type: str
+    """Event type the policy serves."""
+    sla_ms: Annotated[float, Meta(gt=0, le=10_000)]
+    """Budget of one decision, in milliseconds."""
+    pre_policies: list[PrePolicySpec] = []
+    """Pre-policies in order; the first live match short-circuits."""
+    decision: DecisionSpec
+    """Thresholds and fallback."""
+    tests: list[PolicyCase] = []
+    """Test cases run by `fraudgate policies test`."""
+
+
+class CompiledRule(msgspec.Struct, frozen=True):
+    """A rule compiled once: its name, action, mode and predicate."""
+
+    name: str
+    action: Action
+    shadow: bool
+    predicate: CompiledExpr
+
+
+class Policy(msgspec.Struct, frozen=True):
+    """A checked, compiled policy, ready to serve."""
+
+    event_type: str
+    version: str
+    sla_ms: float
+    pre_policies: tuple[CompiledRule, ...]
+    thresholds: tuple[CompiledRule | tuple[str, Action], ...]
+    fallback: Action
+    source: PolicyFile
+
+    def pre_policy(self, row: Mapping[str, Any]) -> tuple[CompiledRule | None, list[str]]:
+        """The first live pre-policy that matches `row` and every shadow one that matched before it."""
+        shadow: list[str] = []
+        for rule in self.pre_policies:
+            if rule.predicate.row(row):
+                if rule.shadow:
+                    shadow.append(rule.name)
+                    continue
+                return rule, shadow
+        return None, shadow
+
+    def threshold(self, row: Mapping[str, Any]) -> tuple[Action, str]:
+        """The action of the first threshold row that matches (the table ends with a catch-all)."""
+        for t in self.thresholds:
+            if isinstance(t, tuple):
+                return t[1], t[0]
+            if t.predicate.row(row):
+                return t.action, t.name
+        raise AssertionError("unreachable: threshold tables end with a catch-all, checked at load")
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that remembers the line of each mapping, so errors can point at the rule."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+
+
+def _strip_lines(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_lines(v) for k, v in value.items() if k != "__line__"}
+    if isinstance(value, list):
+        return [_strip_lines(v) for v in value]
+    return value
+
+
+def load_policy(path: Path, event_schema: Schema) -> Policy:
+    """Read, check and compile one policy file; any problem raises ConfigError `file:line: rule: problem`."""
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read policy: {e.strerror}") from None
+    return parse_policy(text, event_schema, filename=str(path))
+
+
+def parse_policy(text: str, event_schema: Schema, *, filename: str = "<policy>") -> Policy:
+    """Check and compile policy YAML `text`."""
+    try:
+        raw = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", -1) + 1
+        raise ConfigError(f"{filename}:{line}: (file): invalid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{filename}:1: (file): a policy is a mapping with event_type, sla_ms, decision")
+    try:
+        spec = msgspec.convert(_strip_lines(raw), PolicyFile)
+    except msgspec.ValidationError as e:
+        raise ConfigError(f"{filename}:{_line_of(raw, str(e))}: (file): {e}") from None
+    version = hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def fail(item: dict[str, Any], name: str, problem: str) -> ConfigError:
+        return ConfigError(f"{filename}:{item.get('__line__', 0)}: {name}: {problem}")
+
+    pre: list[CompiledRule] = []
+    seen: set[str] = set()
+    for item, rule in zip(raw.get("pre_policies") or [], spec.pre_policies, strict=True):
+        if rule.name in seen:
+            raise fail(item, rule.name, "duplicate rule name")
+        seen.add(rule.name)
+        try:
+            expr = compile_expr(rule.when, event_schema, expect=FieldType.BOOL)
+        except RuleError as e:
+            raise fail(item, rule.name, str(e)) from None
+        pre.append(CompiledRule(rule.name, rule.action, rule.mode == "shadow", expr))
+
+    threshold_schema = {**event_schema, **MODEL_FIELDS}
+    thresholds: list[CompiledRule | tuple[str, Action]] = []
+    items = raw["decision"]["thresholds"]
+    for n, (item, t) in enumerate(zip(items, spec.decision.thresholds, strict=True), start=1):
+        name = t.name or f"threshold_{n}"
+        if t.when is None:
+            if n != len(items):
+                raise fail(item, name, "a row without `when` catches everything: the rows after it can never act")
+            thresholds.append((name, t.action))
+            continue
+        try:
+            expr = compile_expr(t.when, threshold_schema, expect=FieldType.BOOL)
+        except RuleError as e:
+            raise fail(item, name, str(e)) from None
+        thresholds.append(CompiledRule(name, t.action, False, expr))
+    if not isinstance(thresholds[-1], tuple):
+        raise fail(items[-1], "decision.thresholds", "the table must end with a catch-all row without `when`")
+    return Policy(
+        event_type=spec.event_type,
+        version=version,
+        sla_ms=spec.sla_ms,
+        pre_policies=tuple(pre),
+        thresholds=tuple(thresholds),
+        fallback=spec.decision.fallback.action,
+        source=spec,
+    )
+
+
+def _line_of(raw: dict[str, Any], message: str) -> int:
+    """Best-effort line for a schema error at `$.pre_policies[2].action`: the line of the innermost mapping."""
+    import re
+
+    node: Any = raw
+    line = int(raw.get("__line__", 1))
+    for key, idx in re.findall(r"\.([A-Za-z_]+)|\[(\d+)\]", message.split(" - at ")[-1]):
+        try:
+            node = node[key] if key else node[int(idx)]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(node, dict):
+            line = int(node.get("__line__", line))
+    return line

@@ -1,0 +1,172 @@
+"""HTTP routes. Handlers stay thin: authenticate, decode, call the engine, encode."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from engine.context import Context
+from engine.deadline import Deadline
+from engine.errors import BadRequest, FraudgateError, NotReady
+from engine.schemas import BatchRequest, BatchResponse, CardPayment, Decision, ItemError
+
+JSON = "application/json"
+BUDGET_HEADER = "x-fraudgate-budget-ms"
+"""A caller may ask for a tighter budget than the policy's `sla_ms` (never a looser one)."""
+
+_event_decoder = msgspec.json.Decoder(CardPayment)
+_batch_decoder = msgspec.json.Decoder(BatchRequest)
+_encoder = msgspec.json.Encoder()
+
+
+def ctx_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Context:
+    """The engine context the lifespan put on the app."""
+    ctx: Context = connection.app.state.ctx
+    return ctx
+
+
+def _scope_guard(scope: str) -> Any:
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        ctx_of(connection).auth.check(connection.headers.get("authorization"), scope)
+
+    return guard
+
+
+def _deadline(request: Request[Any, Any, Any], sla_ms: float) -> Deadline:
+    asked = request.headers.get(BUDGET_HEADER)
+    if asked is None:
+        return Deadline(sla_ms)
+    try:
+        budget = float(asked)
+    except ValueError:
+        raise BadRequest(f"header `{BUDGET_HEADER}` must be a number of milliseconds, got {asked!r}") from None
+    if not 0 < budget:
+        raise BadRequest(f"header `{BUDGET_HEADER}` must be positive, got {asked!r}")
+    return Deadline(min(budget, sla_ms))
+
+
+def _check_json(request: Request[Any, Any, Any]) -> None:
+    ctype = request.headers.get("content-type", JSON)
+    if not ctype.split(";")[0].strip().lower() in (JSON, "application/*+json"):
+        raise UnsupportedMediaType(f"content-type must be {JSON}, got {ctype!r}")
+
+
+class UnsupportedMediaType(FraudgateError):
+    """The body is not JSON."""
+
+    status_code = 415
+
+
+def decode_event(raw: bytes) -> CardPayment:
+    """Decode one event; the error names the field (`... - at $.amount`)."""
+    try:
+        return _event_decoder.decode(raw)
+    except msgspec.ValidationError as e:
+        raise BadRequest(str(e)) from None
+    except msgspec.DecodeError as e:
+        raise BadRequest(f"body is not valid JSON: {e}") from None
+
+
+@post("/v1/decide", guards=[_scope_guard("decide")], status_code=200)
+async def decide(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Decide one `card_payment` event."""
+    _check_json(request)
+    ctx = ctx_of(request)
+    deadline = _deadline(request, ctx.engine.loaded.policy.sla_ms)
+    event = decode_event(await request.body())
+    (decision,) = await ctx.engine.decide([event], deadline)
+    return Response(_encoder.encode(decision), media_type=JSON, headers={"Server-Timing": deadline.server_timing()})
+
+
+@post("/v1/decide/batch", guards=[_scope_guard("decide")], status_code=200)
+async def decide_batch(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Decide n events: n entries out, same order; a bad event gets its own error entry."""
+    _check_json(request)
+    ctx = ctx_of(request)
+    deadline = _deadline(request, ctx.engine.loaded.policy.sla_ms)
+    body = await request.body()
+    try:
+        batch = _batch_decoder.decode(body)
+    except msgspec.ValidationError as e:
+        raise BadRequest(str(e)) from None
+    except msgspec.DecodeError as e:
+        raise BadRequest(f"body is not valid JSON: {e}") from None
+    if len(batch.events) > ctx.settings.max_batch:
+        raise BadRequest(f"events: at most {ctx.settings.max_batch} per batch, got {len(batch.events)} - at `$.events`")
+    entries: list[Decision | ItemError | None] = [None] * len(batch.events)
+    good: list[tuple[int, CardPayment]] = []
+    for i, raw in enumerate(batch.events):
+        try:
+            good.append((i, _event_decoder.decode(raw)))
+        except msgspec.DecodeError as e:  # ValidationError is a DecodeError
+            # the path msgspec reports is relative to the event: make it point into the batch
+            entries[i] = ItemError(error=str(e).replace("`$", f"`$.events[{i}]"), status=422, index=i,
+                                   event_id=_event_id_of(raw))
+    if good:
+        decided = await ctx.engine.decide([e for _, e in good], deadline)
+        for (i, _), d in zip(good, decided, strict=True):
+            entries[i] = d
+    response = BatchResponse(decisions=[e for e in entries if e is not None])
+    return Response(_encoder.encode(response), media_type=JSON, headers={"Server-Timing": deadline.server_timing()})
+
+
+def _event_id_of(raw: msgspec.Raw) -> str | None:
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    event_id = value.get("event_id") if isinstance(value, dict) else None
+    return event_id if isinstance(event_id, str) and len(event_id) <= 128 else None
+
+
+@get("/healthz", sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@get("/readyz")
+async def readyz(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Policies and model loaded, Redis reachable; 503 otherwise."""
+    ctx = ctx_of(request)
+    loaded = ctx.engine.loaded
+    try:
+        async with asyncio.timeout(0.25):
+            await ctx.redis.ping()
+    except Exception as e:
+        raise NotReady(f"redis unreachable: {type(e).__name__}") from None
+    if loaded.bundle is None:
+        raise NotReady("no model loaded")
+    return {"status": "ready", "policy_version": loaded.policy.version, "model_version": loaded.bundle.manifest.version}
+
+
+@get("/metrics", sync_to_thread=False)
+def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus text format."""
+    return Response(ctx_of(request).metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+@post("/v1/admin/reload", guards=[_scope_guard("admin")], status_code=200, sync_to_thread=False)
+def reload(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Reload policy and model from disk; a broken file is refused and the running versions stay."""
+    loaded = ctx_of(request).reload()
+    return {"policy_version": loaded.policy.version, "model_version": loaded.bundle.manifest.version if loaded.bundle else None}
+
+
+@get("/v1/admin/versions", guards=[_scope_guard("admin")], sync_to_thread=False)
+def versions(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The loaded policy and model versions."""
+    loaded = ctx_of(request).engine.loaded
+    return {
+        "policy_version": loaded.policy.version,
+        "sla_ms": loaded.policy.sla_ms,
+        "model_version": loaded.bundle.manifest.version if loaded.bundle else None,
+    }
+
+
+ROUTES = [decide, decide_batch, healthz, readyz, metrics, reload, versions]

@@ -1,0 +1,107 @@
+"""Settings, read from the environment once, typed, failing fast.
+
+Nothing else in the project reads `os.environ`: the CLI builds a `Settings` with `Settings.from_env()` and hands it
+down. Every field says which variable sets it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+from engine.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository root: policies/ and var/ are found from here unless the environment says otherwise."""
+
+
+class ApiKey(msgspec.Struct, frozen=True):
+    """One bearer key: a name for logs and metrics, the sha256 of its secret, and its scopes."""
+
+    name: str
+    """Who holds the key (appears in logs and metrics instead of the secret)."""
+    secret_sha256: bytes
+    """sha256 of the secret; the secret itself is not kept."""
+    scopes: frozenset[str]
+    """Granted scopes: `decide`, `admin`."""
+
+
+SCOPES = frozenset({"decide", "admin"})
+
+
+def parse_api_keys(spec: str) -> tuple[ApiKey, ...]:
+    """Parse `FRAUDGATE_API_KEYS`: comma-separated `name:secret:scope[+scope]` entries.
+
+    >>> [k.name for k in parse_api_keys("payments:s3cret:decide,ops:t0ken:decide+admin")]
+    ['payments', 'ops']
+    """
+    import hashlib
+
+    keys: list[ApiKey] = []
+    for n, entry in enumerate(filter(None, (e.strip() for e in spec.split(","))), start=1):
+        parts = entry.split(":")
+        if len(parts) != 3 or not all(parts):
+            raise ConfigError(
+                f"FRAUDGATE_API_KEYS entry {n} must read `name:secret:scope[+scope]`, e.g. `payments:s3cret:decide`"
+            )
+        name, secret, scope_spec = parts
+        scopes = frozenset(scope_spec.split("+"))
+        unknown = scopes - SCOPES
+        if unknown:
+            raise ConfigError(
+                f"FRAUDGATE_API_KEYS entry {n} (`{name}`): unknown scope {sorted(unknown)}; use {sorted(SCOPES)}"
+            )
+        keys.append(ApiKey(name, hashlib.sha256(secret.encode()).digest(), scopes))
+    return tuple(keys)
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the engine needs from its environment."""
+
+    redis_url: str = "redis://127.0.0.1:6390/0"
+    """`FRAUDGATE_REDIS_URL`: the Redis that holds profiles, velocity and the decision log."""
+    host: str = "127.0.0.1"
+    """`FRAUDGATE_HOST`: address to listen on."""
+    port: int = 8000
+    """`FRAUDGATE_PORT`: port to listen on."""
+    api_keys: tuple[ApiKey, ...] = ()
+    """`FRAUDGATE_API_KEYS`: `name:secret:scope[+scope]`, comma-separated. Empty means nobody can call."""
+    policy_dir: Path = ROOT / "policies"
+    """`FRAUDGATE_POLICY_DIR`: folder of `<event_type>.yaml` policy files."""
+    model_dir: Path = ROOT / "var" / "models" / "card_payment"
+    """`FRAUDGATE_MODEL_DIR`: registry folder of model bundles; its `CURRENT` file names the served version."""
+    data_dir: Path = ROOT / "var"
+    """`FRAUDGATE_DATA_DIR`: demo data, the local Redis's files, spill files."""
+    max_body_bytes: int = 64 * 1024
+    """`FRAUDGATE_MAX_BODY_BYTES`: request bodies over this get a 413."""
+    max_batch: int = 500
+    """`FRAUDGATE_MAX_BATCH`: most events in one `/v1/decide/batch` call."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings once; a malformed variable fails here, naming the variable."""
+        env = os.environ if environ is None else environ
+        kwargs: dict[str, object] = {}
+        text = {"FRAUDGATE_REDIS_URL": "redis_url", "FRAUDGATE_HOST": "host"}
+        for var, field in text.items():
+            if env.get(var):
+                kwargs[field] = env[var]
+        ints = {"FRAUDGATE_PORT": "port", "FRAUDGATE_MAX_BODY_BYTES": "max_body_bytes", "FRAUDGATE_MAX_BATCH": "max_batch"}
+        for var, field in ints.items():
+            if env.get(var):
+                try:
+                    kwargs[field] = int(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var} must be an integer, got {env[var]!r}") from None
+        paths = {"FRAUDGATE_POLICY_DIR": "policy_dir", "FRAUDGATE_MODEL_DIR": "model_dir", "FRAUDGATE_DATA_DIR": "data_dir"}
+        for var, field in paths.items():
+            if env.get(var):
+                kwargs[field] = Path(env[var])
+        if env.get("FRAUDGATE_API_KEYS"):
+            kwargs["api_keys"] = parse_api_keys(env["FRAUDGATE_API_KEYS"])
+        if "redis_url" in kwargs and not str(kwargs["redis_url"]).startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("FRAUDGATE_REDIS_URL must start with redis://, rediss:// or unix://")
+        return cls(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,62 @@
+"""`fraudgate train`: event log + profiles → offline features → model bundle, registered as CURRENT."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import polars as pl
+
+from features.card_payment import CARD_PAYMENT, MODEL_FEATURES
+from features.offline import compute_offline
+from models import FeatureDef, TrainConfig, train_bundle
+
+PROFILE_FILES = {"card": "cards", "customer": "customers", "merchant": "merchants", "device": "devices"}
+"""Entity kind to the profile table's file stem in a data folder."""
+
+
+def read_profiles(data_dir: Path) -> dict[str, pl.DataFrame]:
+    """The profile tables present in `data_dir` (`cards.parquet`, ...), keyed by entity kind."""
+    out = {}
+    for entity, stem in PROFILE_FILES.items():
+        path = data_dir / f"{stem}.parquet"
+        if path.exists():
+            out[entity] = pl.read_parquet(path)
+    return out
+
+
+def training_frame(events: pl.DataFrame, profiles: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """Events with the model's features computed by the offline twin; booleans become 0/1 as the scorer sees them."""
+    df = compute_offline(events, profiles, CARD_PAYMENT)
+    bools = [n for n, _ in MODEL_FEATURES if df.schema[n] == pl.Boolean]
+    return df.with_columns([pl.col(n).cast(pl.Float64) for n in bools])
+
+
+def train_card_payment(
+    data_dir: Path,
+    model_dir: Path,
+    *,
+    label: str = "is_fraud",
+    config: TrainConfig | None = None,
+    progress: bool = True,
+    version: str | None = None,
+) -> Path:
+    """Train on `data_dir/events.parquet` and its profiles; write the bundle under `model_dir`, mark it CURRENT."""
+    events = pl.read_parquet(data_dir / "events.parquet")
+    if label not in events.columns:
+        raise ValueError(f"{data_dir / 'events.parquet'} has no label column `{label}`; pass --label NAME")
+    df = training_frame(events, read_profiles(data_dir)).with_columns(pl.col(label).cast(pl.Int64))
+    features = [FeatureDef(name=n, kind=k) for n, k in MODEL_FEATURES]  # type: ignore[arg-type]
+    path = train_bundle(
+        df,
+        features,
+        label=label,
+        time_col="occurred_at",
+        out_dir=model_dir,
+        name=CARD_PAYMENT.name,
+        version=version,
+        config=config or TrainConfig(),
+        progress=progress,
+    )
+    (model_dir / "CURRENT").write_text(path.name + "\n")
+    return path
