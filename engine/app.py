@@ -60,7 +60,8 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             HTTPException: _http_error,
             Exception: _internal_error,
         },
-        request_max_body_size=settings.max_body_bytes,
+        # the batch route's limit; /v1/decide checks its own, smaller one
+        request_max_body_size=max(settings.max_body_bytes, settings.max_batch_body_bytes),
         openapi_config=OpenAPIConfig(title="fraudgate", version="1"),
         debug=False,
     )

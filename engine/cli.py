@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     psub = pol.add_subparsers(dest="policies_command", required=True)
     for name, text in (("check", "check that policy files load"), ("test", "run the policies' own test cases")):
         pp = psub.add_parser(name, help=text)
-        pp.add_argument("files", nargs="*", type=Path, help="policy files (default: every file in FRAUDGATE_POLICY_DIR)")
+        pp.add_argument(
+            "files", nargs="*", type=Path, help="policy files (default: every file in FRAUDGATE_POLICY_DIR)"
+        )
 
     lt = sub.add_parser("loadtest", help="open-loop load test against a running engine", add_help=False)
     lt.add_argument("args", nargs=argparse.REMAINDER)

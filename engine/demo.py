@@ -29,16 +29,16 @@ SAMPLE_EVENT = {
     "event_id": "evt-demo-1",
     "event_type": "card_payment",
     "occurred_at": "2026-11-22T10:00:00Z",
-    "card_id": "card-000123",
-    "customer_id": "cus-000099",
-    "merchant_id": "mer-00007",
-    "mcc": "5732",
+    "card_id": "card-0000319",
+    "customer_id": "cus-0000837",
+    "merchant_id": "mer-000245",
+    "mcc": "5691",
     "amount": 812.5,
     "currency": "BRL",
     "country": "BR",
     "channel": "ecommerce",
-    "device_id": "dev-0000001",
-    "ip": "203.0.113.7",
+    "device_id": "dev-5192107020",
+    "ip": "100.88.203.167",
 }
 
 

@@ -17,7 +17,11 @@ class Metrics:
         self.degraded = Counter("fraudgate_degraded", "Degraded decisions by reason", ["reason"], registry=r)
         self.rule_hits = Counter("fraudgate_rule_hits", "Pre-policy matches", ["rule", "mode"], registry=r)
         self.latency = Histogram(
-            "fraudgate_decision_seconds", "Time in the engine per event", ["stage"], buckets=_LATENCY_BUCKETS, registry=r
+            "fraudgate_decision_seconds",
+            "Time in the engine per event",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.errors = Counter("fraudgate_bad_requests", "Requests refused as malformed", ["reason"], registry=r)
         self.log_queue = Gauge("fraudgate_log_queue", "Decisions waiting to be written", registry=r)

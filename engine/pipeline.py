@@ -65,8 +65,16 @@ class DecisionEngine:
                 self.metrics.rule_hits.labels(name, "shadow").inc()
             if rule is not None:
                 self.metrics.rule_hits.labels(rule.name, "live").inc()
-                decisions[i] = self._decision(row, policy, model_version, deadline, action=rule.action,
-                                              stage="pre_policy", rule=rule.name, shadow=shadow)
+                decisions[i] = self._decision(
+                    row,
+                    policy,
+                    model_version,
+                    deadline,
+                    action=rule.action,
+                    stage="pre_policy",
+                    rule=rule.name,
+                    shadow=shadow,
+                )
             else:
                 survivors.append(i)
         deadline.mark("pre_policy")
@@ -113,24 +121,55 @@ class DecisionEngine:
         model_version = bundle.manifest.version if bundle else None
         common: dict[str, Any] = {"shadow": shadow, "missing": vec.missing}
         if bundle is None:
-            return self._decision(row, policy, model_version, deadline, action=policy.fallback, stage="fallback",
-                                  degraded="model_unavailable", **common)
+            return self._decision(
+                row,
+                policy,
+                model_version,
+                deadline,
+                action=policy.fallback,
+                stage="fallback",
+                degraded="model_unavailable",
+                **common,
+            )
         if deadline.expired():
-            return self._decision(row, policy, model_version, deadline, action=policy.fallback, stage="fallback",
-                                  degraded=vec.failure or "deadline_model", **common)
+            return self._decision(
+                row,
+                policy,
+                model_version,
+                deadline,
+                action=policy.fallback,
+                stage="fallback",
+                degraded=vec.failure or "deadline_model",
+                **common,
+            )
         try:
             s = bundle.scorer.score(vec.values, reasons=REASONS)
         except Exception:
             # a model that cannot score must not turn into a 500: the documented fallback decides
             log.exception("model failed to score event %s", row.get("event_id"))
-            return self._decision(row, policy, model_version, deadline, action=policy.fallback, stage="fallback",
-                                  degraded="model_error", **common)
+            return self._decision(
+                row,
+                policy,
+                model_version,
+                deadline,
+                action=policy.fallback,
+                stage="fallback",
+                degraded="model_error",
+                **common,
+            )
         action, name = policy.threshold({**row, "score": s.score, "calibrated": s.calibrated, "ecdf": s.ecdf})
         return self._decision(
-            row, policy, model_version, deadline, action=action, stage="model", rule=name,
+            row,
+            policy,
+            model_version,
+            deadline,
+            action=action,
+            stage="model",
+            rule=name,
             scores=(s.score, s.calibrated, s.ecdf),
             reasons=[Reason(r.feature, r.contribution) for r in s.reasons],
-            degraded=vec.failure, **common,
+            degraded=vec.failure,
+            **common,
         )
 
     @staticmethod

@@ -34,7 +34,7 @@ class _Base(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Strict, immutable base of the policy file's parts."""
 
 
-class PrePolicySpec(_Base, kw_only=True):
+class PrePolicySpec(_Base, frozen=True, kw_only=True):
     """One pre-policy as the analyst wrote it."""
 
     name: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -49,7 +49,7 @@ class PrePolicySpec(_Base, kw_only=True):
     """Why the rule exists (for reviewers)."""
 
 
-class ThresholdSpec(_Base, kw_only=True):
+class ThresholdSpec(_Base, frozen=True, kw_only=True):
     """One row of the threshold table; the first match wins; the last row has no `when`."""
 
     action: Action
@@ -60,14 +60,14 @@ class ThresholdSpec(_Base, kw_only=True):
     """Optional name reported as the decision's `rule`; defaults to `threshold_<n>`."""
 
 
-class FallbackSpec(_Base):
+class FallbackSpec(_Base, frozen=True):
     """What decides when a stage fails or the budget runs out."""
 
     action: Action
     """Fail-open (`approve`) or fail-closed (`review`/`deny`)."""
 
 
-class DecisionSpec(_Base):
+class DecisionSpec(_Base, frozen=True):
     """Thresholds and fallback."""
 
     thresholds: Annotated[list[ThresholdSpec], Meta(min_length=1)]
@@ -76,7 +76,7 @@ class DecisionSpec(_Base):
     """The documented fallback."""
 
 
-class PolicyCase(_Base):
+class PolicyCase(_Base, frozen=True):
     """An analyst's test case: a (partial) event and the pre-policy outcome expected."""
 
     event: dict[str, Any]
@@ -85,7 +85,7 @@ class PolicyCase(_Base):
     """`action` and/or `rule` (null `rule` = falls through to the model)."""
 
 
-class PolicyFile(_Base, kw_only=True):
+class PolicyFile(_Base, frozen=True, kw_only=True):
     """The whole YAML file."""
 
     event_type: str
@@ -146,12 +146,12 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
+    mapping: dict[str, Any] = loader.construct_mapping(node, deep=True)  # type: ignore[assignment]
     mapping["__line__"] = node.start_mark.line + 1
     return mapping
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _strip_lines(value: Any) -> Any:

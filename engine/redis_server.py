@@ -54,16 +54,25 @@ class LocalRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             self.binary,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.data_dir.resolve()),
-            "--daemonize", "no",
-            "--protected-mode", "yes",
-            "--logfile", "redis.log",
-            "--save", "60 1000" if self.persist else "",
-            "--appendonly", "no",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--logfile",
+            "redis.log",
+            "--save",
+            "60 1000" if self.persist else "",
+            "--appendonly",
+            "no",
         ]
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # args are our own (binary from PATH, ints and paths of ours), never request data
+        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         end = time.monotonic() + timeout_s
         try:

@@ -45,15 +45,21 @@ def _deadline(request: Request[Any, Any, Any], sla_ms: float) -> Deadline:
         budget = float(asked)
     except ValueError:
         raise BadRequest(f"header `{BUDGET_HEADER}` must be a number of milliseconds, got {asked!r}") from None
-    if not 0 < budget:
+    if not budget > 0:
         raise BadRequest(f"header `{BUDGET_HEADER}` must be positive, got {asked!r}")
     return Deadline(min(budget, sla_ms))
 
 
 def _check_json(request: Request[Any, Any, Any]) -> None:
     ctype = request.headers.get("content-type", JSON)
-    if not ctype.split(";")[0].strip().lower() in (JSON, "application/*+json"):
+    if ctype.split(";")[0].strip().lower() not in (JSON, "application/*+json"):
         raise UnsupportedMediaType(f"content-type must be {JSON}, got {ctype!r}")
+
+
+class PayloadTooLarge(FraudgateError):
+    """The body is over the route's limit."""
+
+    status_code = 413
 
 
 class UnsupportedMediaType(FraudgateError):
@@ -78,7 +84,10 @@ async def decide(request: Request[Any, Any, Any]) -> Response[bytes]:
     _check_json(request)
     ctx = ctx_of(request)
     deadline = _deadline(request, ctx.engine.loaded.policy.sla_ms)
-    event = decode_event(await request.body())
+    body = await request.body()
+    if len(body) > ctx.settings.max_body_bytes:
+        raise PayloadTooLarge(f"body over {ctx.settings.max_body_bytes} bytes; send several events to /v1/decide/batch")
+    event = decode_event(body)
     (decision,) = await ctx.engine.decide([event], deadline)
     return Response(_encoder.encode(decision), media_type=JSON, headers={"Server-Timing": deadline.server_timing()})
 
@@ -105,8 +114,9 @@ async def decide_batch(request: Request[Any, Any, Any]) -> Response[bytes]:
             good.append((i, _event_decoder.decode(raw)))
         except msgspec.DecodeError as e:  # ValidationError is a DecodeError
             # the path msgspec reports is relative to the event: make it point into the batch
-            entries[i] = ItemError(error=str(e).replace("`$", f"`$.events[{i}]"), status=422, index=i,
-                                   event_id=_event_id_of(raw))
+            entries[i] = ItemError(
+                error=str(e).replace("`$", f"`$.events[{i}]"), status=422, index=i, event_id=_event_id_of(raw)
+            )
     if good:
         decided = await ctx.engine.decide([e for _, e in good], deadline)
         for (i, _), d in zip(good, decided, strict=True):
@@ -155,7 +165,10 @@ def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
 def reload(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Reload policy and model from disk; a broken file is refused and the running versions stay."""
     loaded = ctx_of(request).reload()
-    return {"policy_version": loaded.policy.version, "model_version": loaded.bundle.manifest.version if loaded.bundle else None}
+    return {
+        "policy_version": loaded.policy.version,
+        "model_version": loaded.bundle.manifest.version if loaded.bundle else None,
+    }
 
 
 @get("/v1/admin/versions", guards=[_scope_guard("admin")], sync_to_thread=False)

@@ -28,7 +28,7 @@ class Base(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Shared base of our schemas: immutable and strict."""
 
 
-class CardPayment(Base, kw_only=True):
+class CardPayment(Base, frozen=True, kw_only=True):
     """A card payment to decide on (the reference event of DESIGN.md)."""
 
     event_id: Id
@@ -59,7 +59,7 @@ class CardPayment(Base, kw_only=True):
     """Client IP for card-not-present payments."""
 
 
-class Reason(Base):
+class Reason(Base, frozen=True):
     """One contribution to the model's score."""
 
     feature: str
@@ -68,7 +68,7 @@ class Reason(Base):
     """Its SHAP contribution on the raw (log-odds) scale."""
 
 
-class Decision(Base, kw_only=True):
+class Decision(Base, frozen=True, kw_only=True):
     """The answer to one event (the decision contract of DESIGN.md)."""
 
     event_id: str
@@ -103,14 +103,14 @@ class Decision(Base, kw_only=True):
     """Time spent in the engine for this event."""
 
 
-class BatchRequest(Base):
+class BatchRequest(Base, frozen=True):
     """`POST /v1/decide/batch` body; each event is decoded on its own so one bad event does not fail the others."""
 
     events: Annotated[list[msgspec.Raw], Meta(min_length=1)]
     """The events, in order."""
 
 
-class ItemError(Base):
+class ItemError(Base, frozen=True):
     """The batch entry for an event that could not be decided."""
 
     error: str
@@ -123,7 +123,7 @@ class ItemError(Base):
     """The event's id when it could be read."""
 
 
-class BatchResponse(Base):
+class BatchResponse(Base, frozen=True):
     """n events in, n entries out, same order."""
 
     decisions: list[Decision | ItemError]

@@ -77,6 +77,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`FRAUDGATE_DATA_DIR`: demo data, the local Redis's files, spill files."""
     max_body_bytes: int = 64 * 1024
     """`FRAUDGATE_MAX_BODY_BYTES`: request bodies over this get a 413."""
+    max_batch_body_bytes: int = 2 * 1024 * 1024
+    """`FRAUDGATE_MAX_BATCH_BODY_BYTES`: the same limit for `/v1/decide/batch`."""
     max_batch: int = 500
     """`FRAUDGATE_MAX_BATCH`: most events in one `/v1/decide/batch` call."""
 
@@ -89,14 +91,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for var, field in text.items():
             if env.get(var):
                 kwargs[field] = env[var]
-        ints = {"FRAUDGATE_PORT": "port", "FRAUDGATE_MAX_BODY_BYTES": "max_body_bytes", "FRAUDGATE_MAX_BATCH": "max_batch"}
+        ints = {
+            "FRAUDGATE_PORT": "port",
+            "FRAUDGATE_MAX_BODY_BYTES": "max_body_bytes",
+            "FRAUDGATE_MAX_BATCH": "max_batch",
+            "FRAUDGATE_MAX_BATCH_BODY_BYTES": "max_batch_body_bytes",
+        }
         for var, field in ints.items():
             if env.get(var):
                 try:
                     kwargs[field] = int(env[var])
                 except ValueError:
                     raise ConfigError(f"{var} must be an integer, got {env[var]!r}") from None
-        paths = {"FRAUDGATE_POLICY_DIR": "policy_dir", "FRAUDGATE_MODEL_DIR": "model_dir", "FRAUDGATE_DATA_DIR": "data_dir"}
+        paths = {
+            "FRAUDGATE_POLICY_DIR": "policy_dir",
+            "FRAUDGATE_MODEL_DIR": "model_dir",
+            "FRAUDGATE_DATA_DIR": "data_dir",
+        }
         for var, field in paths.items():
             if env.get(var):
                 kwargs[field] = Path(env[var])

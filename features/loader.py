@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import polars as pl
 import redis
+from redis.typing import EncodableT, FieldT
 from tqdm import tqdm
 
 from features import keys
@@ -48,7 +49,9 @@ def load_profiles(
         for chunk in frame.iter_slices(CHUNK):
             pipe = client.pipeline(transaction=False)
             for row in chunk.iter_rows():
-                mapping = {c: _encode(v) for c, v in zip(columns, row[1:], strict=True) if v is not None}
+                mapping: dict[FieldT, EncodableT] = {
+                    c: _encode(v) for c, v in zip(columns, row[1:], strict=True) if v is not None
+                }
                 key = keys.profile_key(spec.entity, str(row[0]))
                 pipe.delete(key)
                 if mapping:
@@ -57,9 +60,11 @@ def load_profiles(
             bar.update(chunk.height)
         bar.close()
         written[spec.entity] = frame.height
+    marker: dict[FieldT, EncodableT] = {"snapshot": snapshot, "loaded_at": str(time.time())}
+    marker.update({k: str(v) for k, v in written.items()})
     client.hset(
         keys.profiles_marker_key(feature_set.name),
-        mapping={"snapshot": snapshot, "loaded_at": str(time.time()), **{k: str(v) for k, v in written.items()}},
+        mapping=marker,
     )
     return written
 

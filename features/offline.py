@@ -111,5 +111,5 @@ def _velocity(df: pl.DataFrame, spec: VelocitySpec) -> pl.DataFrame:
 def _asof(b: pl.DataFrame, totals: pl.DataFrame, key: str, target: pl.Expr) -> pl.DataFrame:
     """Running totals at the last bucket <= `target` of each row of `b` (zeros when there is none), in `b`'s order."""
     left = b.select("_row", key, target.alias("_t")).sort("_t")
-    joined = left.join_asof(totals, left_on="_t", right_on="_b", by=key, strategy="backward")
+    joined = left.join_asof(totals, left_on="_t", right_on="_b", by=key, strategy="backward", check_sortedness=False)
     return joined.sort("_row").select(pl.col("_C").fill_null(0), pl.col("_S").fill_null(0))

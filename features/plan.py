@@ -27,7 +27,7 @@ class Level(msgspec.Struct, frozen=True):
 
 def build_levels(fs: FeatureSet) -> tuple[Level, ...]:
     """Group `fs` into levels; a key that no event field or earlier profile provides is a ValueError."""
-    produced_at: dict[str, int] = {name: -1 for name in fs.event_fields}
+    produced_at: dict[str, int] = dict.fromkeys(fs.event_fields, -1)
     seen_features: set[str] = set()
     for p in fs.profiles:
         for f in p.fields:
@@ -57,6 +57,4 @@ def build_levels(fs: FeatureSet) -> tuple[Level, ...]:
             raise ValueError(f"velocity `{v.entity}` is keyed by `{v.key}`, which is not an event field")
     if not levels:
         levels.append([])
-    return tuple(
-        Level(profiles=tuple(ps), velocity=fs.velocity if i == 0 else ()) for i, ps in enumerate(levels)
-    )
+    return tuple(Level(profiles=tuple(ps), velocity=fs.velocity if i == 0 else ()) for i, ps in enumerate(levels))

@@ -18,7 +18,7 @@ class Base(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Shared base: immutable, strict."""
 
 
-class ProfileField(Base):
+class ProfileField(Base, frozen=True):
     """One column of a profile hash, exposed as a feature."""
 
     feature: str
@@ -31,7 +31,7 @@ class ProfileField(Base):
     """Value when the profile, the field or the fetch is missing; None leaves it to the model's imputation."""
 
 
-class ProfileSpec(Base):
+class ProfileSpec(Base, frozen=True):
     """A profile hash per entity, loaded in bulk (`fraudgate features load`)."""
 
     entity: str
@@ -46,7 +46,7 @@ class ProfileSpec(Base):
     """Most this lookup may take inside the request's budget."""
 
 
-class VelocityWindow(Base):
+class VelocityWindow(Base, frozen=True):
     """A count and amount sum over a trailing window, per entity."""
 
     count_feature: str
@@ -59,7 +59,7 @@ class VelocityWindow(Base):
     """Bucket size in seconds: 60 (minutes), 3600 (hours) or 86400 (days)."""
 
 
-class VelocitySpec(Base):
+class VelocitySpec(Base, frozen=True):
     """Real-time aggregates for one entity kind, updated by every event after its response."""
 
     entity: str
@@ -72,7 +72,7 @@ class VelocitySpec(Base):
     """Most this lookup may take inside the request's budget."""
 
 
-class DerivedSpec(Base):
+class DerivedSpec(Base, frozen=True):
     """A feature computed from the event and fetched features with a `rules` expression (no Redis)."""
 
     feature: str
@@ -81,7 +81,7 @@ class DerivedSpec(Base):
     """Expression in the rule language, e.g. `amount / customer_avg_amount_90d`."""
 
 
-class FeatureSet(Base):
+class FeatureSet(Base, frozen=True):
     """Everything one event type needs: versioned with the model that was trained on it."""
 
     name: str

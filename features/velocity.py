@@ -51,9 +51,7 @@ def bucket_fields(bucket: int, n: int) -> list[str]:
     return [f"c{b}" for b in idx] + [f"s{b}" for b in idx]
 
 
-def window_values(
-    values: Sequence[bytes | str | None], n_kept: int, window: VelocityWindow
-) -> tuple[int, float]:
+def window_values(values: Sequence[bytes | str | None], n_kept: int, window: VelocityWindow) -> tuple[int, float]:
     """Count and amount sum of `window` from an HMGET reply laid out by `bucket_fields(bucket, n_kept)`."""
     counts = values[:n_kept]
     sums = values[n_kept:]

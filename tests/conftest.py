@@ -25,12 +25,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedi
 
 
 @pytest.fixture
-def redis_url(redis_server: LocalRedis) -> Iterator[str]:
+def redis_url(redis_server: LocalRedis) -> str:
     """The session's Redis, emptied before each test."""
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()
-    yield redis_server.url
+    return redis_server.url
 
 
 @pytest.fixture(scope="session")

@@ -117,12 +117,21 @@ def test_random_event_streams_agree(redis_url: str, drawn: list[dict[str, Any]])
     )
     profiles = {
         "card": pl.DataFrame(
-            {"card_id": ["card-1", "card-2"], "customer_id": ["cus-1", "cus-2"], "issuer_country": ["BR", "US"],
-             "card_age_days": [10, 400]}
+            {
+                "card_id": ["card-1", "card-2"],
+                "customer_id": ["cus-1", "cus-2"],
+                "issuer_country": ["BR", "US"],
+                "card_age_days": [10, 400],
+            }
         ),
         "customer": pl.DataFrame(
-            {"customer_id": ["cus-1"], "home_country": ["BR"], "account_age_days": [30], "avg_amount_90d": [0.0],
-             "txn_count_90d": [3]}
+            {
+                "customer_id": ["cus-1"],
+                "home_country": ["BR"],
+                "account_age_days": [30],
+                "avg_amount_90d": [0.0],
+                "txn_count_90d": [3],
+            }
         ),
     }
     _compare(events, profiles, redis_url)
@@ -132,12 +141,28 @@ def test_derived_features_match_frame() -> None:
     """Derived features: the row closure and the Polars expression give the same values, missing included."""
     derived = DerivedFeatures(FS)
     rows = [
-        {"occurred_at": T0, "amount": 10.0, "customer_avg_amount_90d": 4.0, "country": "BR",
-         "customer_home_country": "US", "card_issuer_country": "BR", "device_id": "d", "device_age_days": None,
-         "card_age_days": 3},
-        {"occurred_at": T0, "amount": 10.0, "customer_avg_amount_90d": 0.0, "country": "BR",
-         "customer_home_country": None, "card_issuer_country": None, "device_id": None, "device_age_days": None,
-         "card_age_days": None},
+        {
+            "occurred_at": T0,
+            "amount": 10.0,
+            "customer_avg_amount_90d": 4.0,
+            "country": "BR",
+            "customer_home_country": "US",
+            "card_issuer_country": "BR",
+            "device_id": "d",
+            "device_age_days": None,
+            "card_age_days": 3,
+        },
+        {
+            "occurred_at": T0,
+            "amount": 10.0,
+            "customer_avg_amount_90d": 0.0,
+            "country": "BR",
+            "customer_home_country": None,
+            "card_issuer_country": None,
+            "device_id": None,
+            "device_age_days": None,
+            "card_age_days": None,
+        },
     ]
     frame = derived.apply_frame(pl.DataFrame(rows, schema_overrides={"occurred_at": pl.Datetime("us", "UTC")}))
     for row, expected in zip(rows, frame.to_dicts(), strict=True):
