@@ -102,7 +102,9 @@ def test_model_event_gets_scores_reasons_and_timings(client: TestClient[Any]) ->
     assert d["stage"] == "model" and d["action"] in {"approve", "review", "deny"}
     assert d["rule"] in {"top_risk", "high_risk", "low_risk"}
     assert 0 <= d["score"] <= 1 and 0 <= d["calibrated"] <= 1 and 0 <= d["ecdf"] <= 1
-    assert len(d["reasons"]) == 3 and all(set(x) == {"feature", "contribution"} for x in d["reasons"])
+    # reasons are computed for the decisions people look at: review and deny
+    assert len(d["reasons"]) == (0 if d["action"] == "approve" else 3)
+    assert all(set(x) == {"feature", "contribution"} for x in d["reasons"])
     assert d["shadow_hits"] == ["try_big_ticket"]  # the shadow rule matched, counted, did not act
     assert d["degraded"] is False and d["degraded_reason"] is None
     stages = [part.split(";")[0] for part in r.headers["server-timing"].split(", ")]
@@ -231,3 +233,31 @@ def test_redis_down_degrades_but_decides(model_dir: Path, tmp_path: Path) -> Non
     assert "card_age_days" in scored["missing_features"]
     spill = (tmp_path / "spill" / "decisions.jsonl").read_bytes().splitlines()
     assert [json.loads(line)["decision"]["event_id"] for line in spill] == ["evt-1", "evt-1"]
+
+
+def test_budget_exhausted_falls_back_and_says_so(client: TestClient[Any]) -> None:
+    """A budget too small for any lookup: the policy's fallback decides and the answer says degraded."""
+    r = client.post("/v1/decide", json=EVENT, headers={**DECIDE, "X-Fraudgate-Budget-Ms": "0.001"})
+    d = r.json()
+    assert (d["stage"], d["action"], d["degraded"]) == ("fallback", "review", True)
+    assert d["degraded_reason"] == "deadline" and d["score"] is None
+    assert "card_cnt_10m" in d["missing_features"]
+
+
+def test_review_decisions_carry_reasons(
+    redis_url: str, model_dir: Path, tmp_path: Path, profiles: dict[str, pl.DataFrame]
+) -> None:
+    """With a threshold table that reviews everything, each scored decision names its top three contributions."""
+    policy = Path("policies/card_payment.yaml").read_text()
+    policy = policy.replace('"ecdf >= 0.999"', '"score >= 0"').replace("sla_ms: 50", "sla_ms: 5000")
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "card_payment.yaml").write_text(policy)
+    settings = msgspec.structs.replace(_settings(redis_url, model_dir, tmp_path), policy_dir=tmp_path / "policies")
+    ctx = Context.build(settings, with_timeouts(CARD_PAYMENT, 2_000))
+    with TestClient(create_app(settings, ctx)) as c:
+        d = c.post("/v1/decide", json=EVENT, headers=DECIDE).json()
+    assert (d["action"], d["rule"]) == ("deny", "top_risk")
+    assert len(d["reasons"]) == 3
+    assert {r["feature"] for r in d["reasons"]} <= set(ctx.engine.loaded.bundle.scorer.feature_names)  # type: ignore[union-attr]
+    contributions = [abs(r["contribution"]) for r in d["reasons"]]
+    assert contributions == sorted(contributions, reverse=True)

@@ -1,0 +1,1 @@
+"""Training steps, each a curried learner ``df -> (predict_fn, scored_df, log)`` (the fklearn contract)."""

@@ -1,0 +1,38 @@
+"""Fixtures for the models tests: the synthetic table and a bundle trained once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from models_synth import FEATURES, SMALL, make_frame
+
+from models import Bundle, load_bundle, train_bundle
+
+
+@pytest.fixture(scope="session")
+def frame() -> pl.DataFrame:
+    """The shared synthetic table."""
+    return make_frame()
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(frame: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle trained once per session on the synthetic table."""
+    return train_bundle(
+        frame,
+        FEATURES,
+        label="fraud",
+        time_col="occurred_at",
+        out_dir=tmp_path_factory.mktemp("bundles"),
+        name="card_payment",
+        version="v1",
+        config=SMALL,
+    )
+
+
+@pytest.fixture(scope="session")
+def bundle(bundle_dir: Path) -> Bundle:
+    """The session bundle, loaded and verified."""
+    return load_bundle(bundle_dir)
