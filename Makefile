@@ -51,7 +51,7 @@ pytest:
 	$(BIN)/pytest
 
 bench: setup
-	$(BIN)/python -m loadtest.bench
+	$(BIN)/python benchmarks/decide_bench.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

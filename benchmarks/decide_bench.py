@@ -1,0 +1,136 @@
+"""The /v1/decide benchmark of docs/BENCHMARKS.md: latency at a fixed rate and the highest sustainable rate,
+beside a trivial endpoint of the same app (`/healthz`) measured in the same run.
+
+    .venv/bin/python benchmarks/decide_bench.py [--rate 200] [--duration 20] [--sla-p99-ms 50]
+
+It starts its own redis-server and `fraudgate serve` (one uvicorn process) on free ports, with the demo data and
+model of `make run` (made first when absent), replays the demo events in order (so velocity windows fill as in
+production), and drives the server with `python -m loadtest` (open loop, latency from the intended send time).
+On this 2-core machine the server and the load generator share the cores: figures are a floor, not a ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.demo import ensure_demo_data, ensure_model, ensure_profiles  # noqa: E402
+from engine.redis_server import LocalRedis, free_port  # noqa: E402
+from engine.settings import Settings  # noqa: E402
+
+PY = str(ROOT / ".venv" / "bin" / "python")
+
+
+def _wait_ready(url: str, timeout_s: float = 30) -> None:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=1) as r:  # noqa: S310 - loopback URL of ours
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"engine at {url} not ready within {timeout_s} s")
+
+
+def _load(url: str, key: str, out: Path, args: list[str]) -> dict[str, Any]:
+    cmd = [PY, "-m", "loadtest", "--url", url, "--api-key", key, "--json", str(out), "--no-progress", *args]
+    print("$", " ".join(c if c != key else "<key>" for c in cmd), flush=True)
+    subprocess.run(cmd, cwd=ROOT, check=False)  # noqa: S603 - our own interpreter and module
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def _row(name: str, rep: dict[str, Any]) -> str:
+    lat = rep["latency_ms"]
+    stage = ", ".join(f"{k} {v:.0%}" for k, v in sorted(rep.get("stage", {}).items()))
+    return (
+        f"| {name} | {rep['intended_rate']:.0f} | {rep['achieved_rate']:.0f} | {lat['p50']:.2f} | {lat['p90']:.2f} | "
+        f"{lat['p99']:.2f} | {lat['p99_9']:.2f} | {rep['late_sends']} | {sum(rep['errors'].values())} | "
+        f"{rep['generator_cpu_pct']:.0f} % | {stage or '-'} |"
+    )
+
+
+def _best(search: dict[str, Any]) -> dict[str, Any] | None:
+    ok = [s for s in search["steps"] if s.get("sla_ok")]
+    return max(ok, key=lambda s: s["achieved_rate"]) if ok else None
+
+
+def main() -> int:
+    """Run the benchmark and print a Markdown table."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rate", type=float, default=200, help="fixed request rate, per second")
+    p.add_argument("--duration", type=float, default=20, help="measured seconds per run")
+    p.add_argument("--sla-p99-ms", type=float, default=50, help="p99 budget for the sustainable-rate search")
+    p.add_argument("--find-max-duration", type=float, default=8, help="seconds per step of the search")
+    p.add_argument("--skip-find-max", action="store_true")
+    a = p.parse_args()
+
+    settings = Settings()
+    demo = ensure_demo_data(settings.data_dir)
+    ensure_model(settings, demo)
+    work = Path(tempfile.mkdtemp(prefix="fraudgate-bench-"))
+    secret = secrets.token_urlsafe(16)
+    with LocalRedis(work / "redis", persist=False) as redis_server:
+        ensure_profiles(redis_server.url, demo)
+        port = free_port()
+        env = {
+            **os.environ,
+            "FRAUDGATE_REDIS_URL": redis_server.url,
+            "FRAUDGATE_PORT": str(port),
+            "FRAUDGATE_API_KEYS": f"bench:{secret}:decide",
+            "FRAUDGATE_DATA_DIR": str(work),
+            "FRAUDGATE_MODEL_DIR": str(settings.model_dir),
+        }
+        server = subprocess.Popen([str(ROOT / ".venv/bin/fraudgate"), "serve"], cwd=ROOT, env=env)  # noqa: S603
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_ready(url)
+            events = str(demo / "events.parquet")
+            common = ["--rate", str(a.rate), "--duration", str(a.duration), "--warmup", "3"]
+            trivial = _load(url, secret, work / "healthz.json", ["--path", "/healthz", *common])
+            decide = _load(url, secret, work / "decide.json", ["--events", events, *common])
+            rows = [_row("`GET /healthz` (trivial)", trivial), _row("`POST /v1/decide`", decide)]
+            maxima: list[str] = []
+            if not a.skip_find_max:
+                search_args = ["--find-max", "--sla-p99-ms", str(a.sla_p99_ms), "--duration",
+                               str(a.find_max_duration), "--warmup", "2", "--rate", str(a.rate)]  # fmt: skip
+                for name, extra in (("`GET /healthz` (trivial)", ["--path", "/healthz"]),
+                                    ("`POST /v1/decide`", ["--events", events])):  # fmt: skip
+                    best = _best(_load(url, secret, work / "max.json", [*extra, *search_args]))
+                    maxima.append(f"| {name} | {best['achieved_rate']:.0f} |" if best else f"| {name} | none |")
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    print()
+    print(f"Fixed rate {a.rate:.0f}/s for {a.duration:.0f} s (after 3 s warm-up), open loop, 1 server process:")
+    print()
+    print("| endpoint | intended /s | achieved /s | p50 ms | p90 ms | p99 ms | p99.9 ms | late sends | errors | "
+          "generator CPU | decided by |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    if maxima:
+        print()
+        print(f"Highest rate with p99 <= {a.sla_p99_ms:.0f} ms, no errors, no late sends:")
+        print()
+        print("| endpoint | sustainable /s |")
+        print("|---|---|")
+        print("\n".join(maxima))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
