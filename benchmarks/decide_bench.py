@@ -37,7 +37,7 @@ def _wait_ready(url: str, timeout_s: float = 30) -> None:
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
         try:
-            with urllib.request.urlopen(url + "/readyz", timeout=1) as r:  # noqa: S310 - loopback URL of ours
+            with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
                 if r.status == 200:
                     return
         except OSError:
@@ -49,7 +49,7 @@ def _wait_ready(url: str, timeout_s: float = 30) -> None:
 def _load(url: str, key: str, out: Path, args: list[str]) -> dict[str, Any]:
     cmd = [PY, "-m", "loadtest", "--url", url, "--api-key", key, "--json", str(out), "--no-progress", *args]
     print("$", " ".join(c if c != key else "<key>" for c in cmd), flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=False)  # noqa: S603 - our own interpreter and module
+    subprocess.run(cmd, cwd=ROOT, check=False)
     result: dict[str, Any] = json.loads(out.read_text())
     return result
 
@@ -95,7 +95,7 @@ def main() -> int:
             "FRAUDGATE_DATA_DIR": str(work),
             "FRAUDGATE_MODEL_DIR": str(settings.model_dir),
         }
-        server = subprocess.Popen([str(ROOT / ".venv/bin/fraudgate"), "serve"], cwd=ROOT, env=env)  # noqa: S603
+        server = subprocess.Popen([str(ROOT / ".venv/bin/fraudgate"), "serve"], cwd=ROOT, env=env)
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_ready(url)
