@@ -1,4 +1,4 @@
-"""`fraudgate generate`, `fraudgate features load`, `fraudgate train`."""
+"""`fraudgate generate`, `fraudgate train`."""
 
 from __future__ import annotations
 
@@ -18,20 +18,6 @@ def _generate(args: argparse.Namespace, _: Settings) -> int:
     return 0
 
 
-def _features_load(args: argparse.Namespace, settings: Settings) -> int:
-    import redis
-
-    from engine.training import read_profiles
-    from features.card_payment import CARD_PAYMENT
-    from features.loader import load_profiles
-
-    client = redis.Redis.from_url(settings.redis_url)
-    snapshot = args.snapshot or args.dir.resolve().name
-    written = load_profiles(client, CARD_PAYMENT, read_profiles(args.dir), snapshot=snapshot)
-    print(", ".join(f"{k}: {v:,}" for k, v in written.items()))
-    return 0
-
-
 def _train(args: argparse.Namespace, settings: Settings) -> int:
     from engine.training import train_card_payment
 
@@ -48,13 +34,6 @@ def register(sub: Subparsers) -> None:
     g.add_argument("--seed", type=int, default=7, help="random seed")
     g.add_argument("--days", type=int, default=None, help="days covered (default: the generator's)")
     g.set_defaults(handler=_generate)
-
-    f = sub.add_parser("features", help="feature store tasks")
-    fsub = f.add_subparsers(dest="features_command", required=True)
-    fl = fsub.add_parser("load", help="load profile tables (cards/customers/merchants/devices.parquet) into Redis")
-    fl.add_argument("--dir", type=Path, required=True, help="folder holding the profile Parquet files")
-    fl.add_argument("--snapshot", default=None, help="snapshot id to record (default: the folder name)")
-    fl.set_defaults(handler=_features_load)
 
     t = sub.add_parser("train", help="train a model bundle from an event log with labels and its profiles")
     t.add_argument("--data", type=Path, required=True, help="folder with events.parquet and profile tables")
