@@ -12,6 +12,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from engine.auth import Authenticator
+from engine.breaker import CircuitBreaker
 from engine.errors import ConfigError
 from engine.metrics import Metrics
 from engine.pipeline import DecisionEngine, Loaded
@@ -89,7 +90,8 @@ class Context:
         executor = FeatureExecutor(feature_set, client)
         spill = settings.data_dir / "spill" / "decisions.jsonl"
         sink = DecisionSink(client, VelocityUpdater(feature_set, client), metrics, spill)
-        engine = DecisionEngine(load_parts(settings), executor, sink, metrics)
+        breaker = CircuitBreaker(client.ping, metrics.redis_circuit)
+        engine = DecisionEngine(load_parts(settings), executor, sink, metrics, breaker)
         return cls(settings, client, engine, Authenticator(settings.api_keys), metrics)
 
     def reload(self) -> Loaded:
@@ -109,4 +111,5 @@ class Context:
     async def close(self) -> None:
         """Flush the decision log and close Redis."""
         await self.engine.sink.close()
+        await self.engine.breaker.close()
         await self.redis.aclose()

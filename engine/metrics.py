@@ -26,6 +26,10 @@ class Metrics:
         self.errors = Counter("fraudgate_bad_requests", "Requests refused as malformed", ["reason"], registry=r)
         self.log_queue = Gauge("fraudgate_log_queue", "Decisions waiting to be written", registry=r)
         self.log_written = Counter("fraudgate_log_written", "Decision records written to the stream", registry=r)
+        self.redis_circuit = Gauge(
+            "fraudgate_redis_circuit_open", "1 while the Redis circuit breaker is open, else 0", registry=r
+        )
+        self.log_replayed = Counter("fraudgate_log_replayed", "Spilled records replayed to the stream", registry=r)
         self.log_spilled = Counter("fraudgate_log_spilled", "Decision records spilled to the local file", registry=r)
 
     def render(self) -> bytes:

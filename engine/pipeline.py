@@ -2,6 +2,10 @@
 
 `DecisionEngine` knows nothing of HTTP. It decides a list of events together (a single call is a list of one), so a
 batch shares its Redis round trips; each event still gets its own pre-policy, score and decision.
+
+Budget: the request's `Deadline` is split in two shares. Features may use everything but `MODEL_RESERVE` of it, so a
+slow Redis can never eat the time the model and the decision need; the model runs only if the deadline has not
+passed. Whatever fails, the policy's fallback table decides and the answer says `degraded` and why.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from typing import Any
 
 import msgspec
 
+from engine.breaker import CircuitBreaker
 from engine.deadline import Deadline
 from engine.metrics import Metrics
 from engine.policy import Action, Policy
-from engine.schemas import CardPayment, Decision, Reason
+from engine.schemas import CardPayment, Decision, Reason, Stage
 from engine.sink import DecisionSink, LogRecord
 from features.executor import FeatureExecutor, FeatureVector
 from models import Bundle
@@ -24,7 +29,13 @@ from models import Bundle
 log = logging.getLogger(__name__)
 
 REASONS = 3
-"""How many top contributions a scored decision carries."""
+"""How many top contributions a review or deny decision carries."""
+
+MODEL_RESERVE = 0.2
+"""Share of the budget kept back from feature fetching for the model and the decision."""
+
+REDIS_FAULTS = frozenset({"redis_error", "feature_timeout"})
+"""Feature failures that count against the circuit breaker (running out of budget does not)."""
 
 
 class Loaded(msgspec.Struct, frozen=True):
@@ -39,75 +50,100 @@ def event_row(event: CardPayment) -> dict[str, Any]:
     return {f: getattr(event, f) for f in event.__struct_fields__}
 
 
+class _Verdict(msgspec.Struct):
+    """A decision before it is stamped with versions and latency."""
+
+    action: Action
+    stage: Stage
+    rule: str | None
+    shadow: list[str]
+    scores: tuple[float, float, float] | None = None
+    reasons: list[Reason] = []
+    missing: list[str] = []
+    degraded: str | None = None
+
+
 class DecisionEngine:
     """Decides events. Built once with its collaborators; `loaded` may be swapped atomically on reload."""
 
-    def __init__(self, loaded: Loaded, executor: FeatureExecutor, sink: DecisionSink, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        loaded: Loaded,
+        executor: FeatureExecutor,
+        sink: DecisionSink,
+        metrics: Metrics,
+        breaker: CircuitBreaker,
+    ) -> None:
         self.loaded = loaded
         self.executor = executor
         self.sink = sink
         self.metrics = metrics
+        self.breaker = breaker
 
     async def decide(self, events: Sequence[CardPayment], deadline: Deadline) -> list[Decision]:
         """One decision per event, in order, within `deadline`; then hands every event to the sink."""
         loaded = self.loaded  # one consistent policy + model for the whole call, even if a reload lands meanwhile
         policy, bundle = loaded.policy, loaded.bundle
-        model_version = bundle.manifest.version if bundle else None
         rows = [event_row(e) for e in events]
 
-        decisions: list[Decision | None] = [None] * len(rows)
-        shadows: list[list[str]] = []
-        survivors: list[int] = []
-        for i, row in enumerate(rows):
-            rule, shadow = policy.pre_policy(row)
-            shadows.append(shadow)
-            for name in shadow:
-                self.metrics.rule_hits.labels(name, "shadow").inc()
-            if rule is not None:
-                self.metrics.rule_hits.labels(rule.name, "live").inc()
-                decisions[i] = self._decision(
-                    row,
-                    policy,
-                    model_version,
-                    deadline,
-                    action=rule.action,
-                    stage="pre_policy",
-                    rule=rule.name,
-                    shadow=shadow,
-                )
-            else:
-                survivors.append(i)
+        pre = [self._pre_policy(row, policy) for row in rows]
+        verdicts: list[_Verdict | None] = [v for v, _ in pre]
+        survivors = [i for i, v in enumerate(verdicts) if v is None]
         deadline.mark("pre_policy")
 
         vectors: dict[int, FeatureVector] = {}
         if survivors:
-            fetched = await self.executor.fetch([rows[i] for i in survivors], deadline.at)
+            fetched = await self._features([rows[i] for i in survivors], deadline)
             vectors = dict(zip(survivors, fetched, strict=True))
             deadline.mark("features")
             for i in survivors:
-                decisions[i] = self._score(rows[i], vectors[i], policy, bundle, deadline, shadows[i])
+                verdicts[i] = self._score(rows[i], vectors[i], policy, bundle, deadline, pre[i][1])
             deadline.mark("model")
 
-        out: list[Decision] = []
+        model_version = bundle.manifest.version if bundle else None
+        latency_ms = round((time.monotonic() - deadline.start) * 1000, 3)
         timings = deadline.timings_ms()
-        for i, d in enumerate(decisions):
-            assert d is not None  # every index was decided by a pre-policy or by _score
+        out: list[Decision] = []
+        for i, v in enumerate(verdicts):
+            assert v is not None  # every index was decided by a pre-policy or by _score
+            d = _stamp(rows[i], v, policy.version, model_version, latency_ms)
             out.append(d)
-            self.metrics.decisions.labels(d.action, d.stage).inc()
-            self.metrics.latency.labels(d.stage).observe(d.latency_ms / 1000)
-            if d.degraded_reason:
-                self.metrics.degraded.labels(d.degraded_reason).inc()
+            self._count(d)
             vec = vectors.get(i)
-            self.sink.put(
-                rows[i],
-                LogRecord(
-                    event=rows[i],
-                    features=_model_inputs(vec, bundle) if vec else None,
-                    decision=msgspec.structs.asdict(d),
-                    timings_ms=timings,
-                ),
+            record = LogRecord(
+                event=rows[i],
+                features=_model_inputs(vec, bundle) if vec else None,
+                decision=msgspec.structs.asdict(d),
+                timings_ms=timings,
             )
+            self.sink.put(rows[i], record)
         return out
+
+    def _pre_policy(self, row: dict[str, Any], policy: Policy) -> tuple[_Verdict | None, list[str]]:
+        """The pre-policy verdict (None: on to the model) and the shadow rules that matched."""
+        rule, shadow = policy.pre_policy(row)
+        for name in shadow:
+            self.metrics.rule_hits.labels(name, "shadow").inc()
+        if rule is None:
+            return None, shadow
+        self.metrics.rule_hits.labels(rule.name, "live").inc()
+        return _Verdict(action=rule.action, stage="pre_policy", rule=rule.name, shadow=shadow), shadow
+
+    async def _features(self, rows: list[dict[str, Any]], deadline: Deadline) -> list[FeatureVector]:
+        if self.breaker.is_open:
+            # don't wait on a Redis that keeps failing: defaults at once (a deadline in the past fetches nothing)
+            vectors = await self.executor.fetch(rows, 0.0)
+            for v in vectors:
+                v.failure = "redis_circuit_open"
+            return vectors
+        feature_deadline = deadline.at - MODEL_RESERVE * deadline.budget_ms / 1000
+        vectors = await self.executor.fetch(rows, feature_deadline)
+        failure = vectors[0].failure if vectors else None
+        if failure in REDIS_FAULTS:
+            self.breaker.failure()
+        elif failure is None:
+            self.breaker.success()
+        return vectors
 
     def _score(
         self,
@@ -117,31 +153,11 @@ class DecisionEngine:
         bundle: Bundle | None,
         deadline: Deadline,
         shadow: list[str],
-    ) -> Decision:
-        model_version = bundle.manifest.version if bundle else None
-        common: dict[str, Any] = {"shadow": shadow, "missing": vec.missing}
+    ) -> _Verdict:
         if bundle is None:
-            return self._decision(
-                row,
-                policy,
-                model_version,
-                deadline,
-                action=policy.fallback,
-                stage="fallback",
-                degraded="model_unavailable",
-                **common,
-            )
+            return self._fallback(row, policy, shadow, vec, "model_unavailable")
         if deadline.expired():
-            return self._decision(
-                row,
-                policy,
-                model_version,
-                deadline,
-                action=policy.fallback,
-                stage="fallback",
-                degraded=vec.failure or "deadline_model",
-                **common,
-            )
+            return self._fallback(row, policy, shadow, vec, vec.failure or "deadline_model")
         try:
             s = bundle.scorer.score(vec.values, reasons=0)
             action, name = policy.threshold({**row, "score": s.score, "calibrated": s.calibrated, "ecdf": s.ecdf})
@@ -152,63 +168,50 @@ class DecisionEngine:
         except Exception:
             # a model that cannot score must not turn into a 500: the documented fallback decides
             log.exception("model failed to score event %s", row.get("event_id"))
-            return self._decision(
-                row,
-                policy,
-                model_version,
-                deadline,
-                action=policy.fallback,
-                stage="fallback",
-                degraded="model_error",
-                **common,
-            )
-        return self._decision(
-            row,
-            policy,
-            model_version,
-            deadline,
+            return self._fallback(row, policy, shadow, vec, "model_error")
+        return _Verdict(
             action=action,
             stage="model",
             rule=name,
+            shadow=shadow,
             scores=(s.score, s.calibrated, s.ecdf),
             reasons=[Reason(r.feature, r.contribution) for r in s.reasons],
+            missing=vec.missing,
             degraded=vec.failure,
-            **common,
         )
 
     @staticmethod
-    def _decision(
-        row: dict[str, Any],
-        policy: Policy,
-        model_version: str | None,
-        deadline: Deadline,
-        *,
-        action: Action,
-        stage: Any,
-        rule: str | None = None,
-        scores: tuple[float, float, float] | None = None,
-        reasons: list[Reason] | None = None,
-        missing: list[str] | None = None,
-        degraded: str | None = None,
-        shadow: list[str],
-    ) -> Decision:
-        return Decision(
-            event_id=row["event_id"],
-            action=action,
-            stage=stage,
-            rule=rule,
-            score=scores[0] if scores else None,
-            calibrated=scores[1] if scores else None,
-            ecdf=scores[2] if scores else None,
-            reasons=reasons or [],
-            missing_features=missing or [],
-            degraded=degraded is not None,
-            degraded_reason=degraded,
-            shadow_hits=shadow,
-            policy_version=policy.version,
-            model_version=model_version,
-            latency_ms=round((time.monotonic() - deadline.start) * 1000, 3),
-        )
+    def _fallback(row: dict[str, Any], policy: Policy, shadow: list[str], vec: FeatureVector, reason: str) -> _Verdict:
+        action, name = policy.fallback(row)
+        return _Verdict(action=action, stage="fallback", rule=name, shadow=shadow, missing=vec.missing, degraded=reason)
+
+    def _count(self, d: Decision) -> None:
+        self.metrics.decisions.labels(d.action, d.stage).inc()
+        self.metrics.latency.labels(d.stage).observe(d.latency_ms / 1000)
+        if d.degraded_reason:
+            self.metrics.degraded.labels(d.degraded_reason).inc()
+
+
+def _stamp(
+    row: dict[str, Any], v: _Verdict, policy_version: str, model_version: str | None, latency_ms: float
+) -> Decision:
+    return Decision(
+        event_id=row["event_id"],
+        action=v.action,
+        stage=v.stage,
+        rule=v.rule,
+        score=v.scores[0] if v.scores else None,
+        calibrated=v.scores[1] if v.scores else None,
+        ecdf=v.scores[2] if v.scores else None,
+        reasons=v.reasons,
+        missing_features=v.missing,
+        degraded=v.degraded is not None,
+        degraded_reason=v.degraded,
+        shadow_hits=v.shadow,
+        policy_version=policy_version,
+        model_version=model_version,
+        latency_ms=latency_ms,
+    )
 
 
 def _model_inputs(vec: FeatureVector, bundle: Bundle | None) -> dict[str, Any]:

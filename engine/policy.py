@@ -8,7 +8,7 @@ and the model's `score`, `calibrated` and `ecdf`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -60,11 +60,15 @@ class ThresholdSpec(_Base, frozen=True, kw_only=True):
     """Optional name reported as the decision's `rule`; defaults to `threshold_<n>`."""
 
 
-class FallbackSpec(_Base, frozen=True):
-    """What decides when a stage fails or the budget runs out."""
+class FallbackSpec(_Base, frozen=True, kw_only=True):
+    """One row of the fallback table: what decides when a stage fails or the budget runs out."""
 
     action: Action
     """Fail-open (`approve`) or fail-closed (`review`/`deny`)."""
+    when: str | None = None
+    """Condition over the event's fields (amount band, merchant category, channel ...); absent on the catch-all."""
+    name: str | None = None
+    """Reported as the decision's `rule`; defaults to `fallback_<n>`."""
 
 
 class DecisionSpec(_Base, frozen=True):
@@ -72,8 +76,8 @@ class DecisionSpec(_Base, frozen=True):
 
     thresholds: Annotated[list[ThresholdSpec], Meta(min_length=1)]
     """The threshold table, in order."""
-    fallback: FallbackSpec
-    """The documented fallback."""
+    fallback: FallbackSpec | list[FallbackSpec]
+    """The documented fallback: one action, or a table (first match wins, ends with a catch-all)."""
 
 
 class PolicyCase(_Base, frozen=True):
@@ -117,7 +121,7 @@ class Policy(msgspec.Struct, frozen=True):
     sla_ms: float
     pre_policies: tuple[CompiledRule, ...]
     thresholds: tuple[CompiledRule | tuple[str, Action], ...]
-    fallback: Action
+    fallbacks: tuple[CompiledRule | tuple[str, Action], ...]
     source: PolicyFile
 
     def pre_policy(self, row: Mapping[str, Any]) -> tuple[CompiledRule | None, list[str]]:
@@ -133,12 +137,20 @@ class Policy(msgspec.Struct, frozen=True):
 
     def threshold(self, row: Mapping[str, Any]) -> tuple[Action, str]:
         """The action of the first threshold row that matches (the table ends with a catch-all)."""
-        for t in self.thresholds:
-            if isinstance(t, tuple):
-                return t[1], t[0]
-            if t.predicate.row(row):
-                return t.action, t.name
-        raise AssertionError("unreachable: threshold tables end with a catch-all, checked at load")
+        return _first_match(self.thresholds, row)
+
+    def fallback(self, row: Mapping[str, Any]) -> tuple[Action, str]:
+        """The fallback for `row`: fail-open or fail-closed by the first matching row of the fallback table."""
+        return _first_match(self.fallbacks, row)
+
+
+def _first_match(table: tuple[CompiledRule | tuple[str, Action], ...], row: Mapping[str, Any]) -> tuple[Action, str]:
+    for t in table:
+        if isinstance(t, tuple):
+            return t[1], t[0]
+        if t.predicate.row(row):
+            return t.action, t.name
+    raise AssertionError("unreachable: tables end with a catch-all, checked at load")
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -201,32 +213,51 @@ def parse_policy(text: str, event_schema: Schema, *, filename: str = "<policy>")
             raise fail(item, rule.name, str(e)) from None
         pre.append(CompiledRule(rule.name, rule.action, rule.mode == "shadow", expr))
 
-    threshold_schema = {**event_schema, **MODEL_FIELDS}
-    thresholds: list[CompiledRule | tuple[str, Action]] = []
-    items = raw["decision"]["thresholds"]
-    for n, (item, t) in enumerate(zip(items, spec.decision.thresholds, strict=True), start=1):
-        name = t.name or f"threshold_{n}"
-        if t.when is None:
-            if n != len(items):
-                raise fail(item, name, "a row without `when` catches everything: the rows after it can never act")
-            thresholds.append((name, t.action))
-            continue
-        try:
-            expr = compile_expr(t.when, threshold_schema, expect=FieldType.BOOL)
-        except RuleError as e:
-            raise fail(item, name, str(e)) from None
-        thresholds.append(CompiledRule(name, t.action, False, expr))
-    if not isinstance(thresholds[-1], tuple):
-        raise fail(items[-1], "decision.thresholds", "the table must end with a catch-all row without `when`")
+    thresholds = _table(
+        raw["decision"]["thresholds"], spec.decision.thresholds, {**event_schema, **MODEL_FIELDS}, "threshold", fail
+    )
+    fallback_raw = raw["decision"]["fallback"]
+    fallback_specs = spec.decision.fallback if isinstance(spec.decision.fallback, list) else [spec.decision.fallback]
+    fallback_items = fallback_raw if isinstance(fallback_raw, list) else [fallback_raw]
+    fallbacks = _table(fallback_items, fallback_specs, event_schema, "fallback", fail)
     return Policy(
         event_type=spec.event_type,
         version=version,
         sla_ms=spec.sla_ms,
         pre_policies=tuple(pre),
-        thresholds=tuple(thresholds),
-        fallback=spec.decision.fallback.action,
+        thresholds=thresholds,
+        fallbacks=fallbacks,
         source=spec,
     )
+
+
+def _table(
+    items: list[dict[str, Any]],
+    specs: Sequence[ThresholdSpec | FallbackSpec],
+    schema: Schema,
+    kind: str,
+    fail: Any,
+) -> tuple[CompiledRule | tuple[str, Action], ...]:
+    """Compile a first-match-wins table whose last row, and only it, has no `when`."""
+    if not specs:
+        raise fail({}, f"decision.{kind}", "the table is empty; end it with a catch-all row without `when`")
+    rows: list[CompiledRule | tuple[str, Action]] = []
+    for n, (item, t) in enumerate(zip(items, specs, strict=True), start=1):
+        name = t.name or f"{kind}_{n}"
+        if t.when is None:
+            if n != len(specs):
+                raise fail(item, name, "a row without `when` catches everything: the rows after it can never act")
+            rows.append((name, t.action))
+            continue
+        try:
+            expr = compile_expr(t.when, schema, expect=FieldType.BOOL)
+        except RuleError as e:
+            raise fail(item, name, str(e)) from None
+        rows.append(CompiledRule(name, t.action, False, expr))
+    if not isinstance(rows[-1], tuple):
+        plural = "thresholds" if kind == "threshold" else "fallback"
+        raise fail(items[-1], f"decision.{plural}", "the table must end with a catch-all row without `when`")
+    return tuple(rows)
 
 
 def _line_of(raw: dict[str, Any], message: str) -> int:
