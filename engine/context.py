@@ -19,6 +19,7 @@ from engine.pipeline import DecisionEngine, Loaded
 from engine.policy import load_policy
 from engine.settings import Settings
 from engine.sink import DecisionSink
+from engine.spill import SpillFile
 from features.card_payment import CARD_PAYMENT
 from features.derived import schema_of
 from features.executor import FeatureExecutor
@@ -88,9 +89,9 @@ class Context:
         metrics = Metrics()
         client = redis_client(settings.redis_url)
         executor = FeatureExecutor(feature_set, client)
-        spill = settings.data_dir / "spill" / "decisions.jsonl"
-        sink = DecisionSink(client, VelocityUpdater(feature_set, client), metrics, spill)
         breaker = CircuitBreaker(client.ping, metrics.redis_circuit)
+        spill = SpillFile(settings.data_dir / "spill" / "decisions.jsonl")
+        sink = DecisionSink(client, VelocityUpdater(feature_set, client), metrics, spill, breaker)
         engine = DecisionEngine(load_parts(settings), executor, sink, metrics, breaker)
         return cls(settings, client, engine, Authenticator(settings.api_keys), metrics)
 

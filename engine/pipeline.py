@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -103,6 +104,7 @@ class DecisionEngine:
         model_version = bundle.manifest.version if bundle else None
         latency_ms = round((time.monotonic() - deadline.start) * 1000, 3)
         timings = deadline.timings_ms()
+        decided_at = datetime.now(UTC)
         out: list[Decision] = []
         for i, v in enumerate(verdicts):
             assert v is not None  # every index was decided by a pre-policy or by _score
@@ -115,6 +117,7 @@ class DecisionEngine:
                 features=_model_inputs(vec, bundle) if vec else None,
                 decision=msgspec.structs.asdict(d),
                 timings_ms=timings,
+                decided_at=decided_at,
             )
             self.sink.put(rows[i], record)
         return out
