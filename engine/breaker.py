@@ -29,8 +29,10 @@ class CircuitBreaker:
         threshold: int = 5,
         probe_interval_s: float = 0.5,
         probe_timeout_s: float = 0.25,
+        on_recover: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._probe = probe
+        self._on_recover = on_recover
         self._gauge = gauge
         self.threshold = threshold
         self.probe_interval_s = probe_interval_s
@@ -67,6 +69,9 @@ class CircuitBreaker:
                     await self._probe()
             except Exception:  # noqa: S112 - any failure keeps it open; the next probe tries again
                 continue
+            if self._on_recover is not None:
+                # e.g. drop pooled connections to the Redis that went away, so no request meets a dead socket
+                await self._on_recover()
             self.failures = 0
             self.state = CLOSED
             self._gauge.set(CLOSED)

@@ -89,7 +89,7 @@ class Context:
         metrics = Metrics()
         client = redis_client(settings.redis_url)
         executor = FeatureExecutor(feature_set, client)
-        breaker = CircuitBreaker(client.ping, metrics.redis_circuit)
+        breaker = CircuitBreaker(client.ping, metrics.redis_circuit, on_recover=client.connection_pool.disconnect)
         spill = SpillFile(settings.data_dir / "spill" / "decisions.jsonl")
         sink = DecisionSink(client, VelocityUpdater(feature_set, client), metrics, spill, breaker)
         engine = DecisionEngine(load_parts(settings), executor, sink, metrics, breaker)

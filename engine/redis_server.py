@@ -70,6 +70,9 @@ class LocalRedis:
             "60 1000" if self.persist else "",
             "--appendonly",
             "no",
+            # DEBUG SLEEP from loopback lets the fault tests make Redis slow for real
+            "--enable-debug-command",
+            "local",
         ]
         # args are our own (binary from PATH, ints and paths of ours), never request data
         self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
