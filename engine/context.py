@@ -13,6 +13,7 @@ from redis.backoff import NoBackoff
 
 from engine.auth import Authenticator
 from engine.breaker import CircuitBreaker
+from engine.carddata import PanKeys
 from engine.errors import ConfigError
 from engine.metrics import Metrics
 from engine.pipeline import DecisionEngine, Loaded
@@ -82,6 +83,7 @@ class Context:
     engine: DecisionEngine
     auth: Authenticator
     metrics: Metrics
+    pan_keys: PanKeys
 
     @classmethod
     def build(cls, settings: Settings, feature_set: FeatureSet = CARD_PAYMENT) -> Context:
@@ -93,7 +95,7 @@ class Context:
         spill = SpillFile(settings.data_dir / "spill" / "decisions.jsonl")
         sink = DecisionSink(client, VelocityUpdater(feature_set, client), metrics, spill, breaker)
         engine = DecisionEngine(load_parts(settings), executor, sink, metrics, breaker)
-        return cls(settings, client, engine, Authenticator(settings.api_keys), metrics)
+        return cls(settings, client, engine, Authenticator(settings.api_keys), metrics, PanKeys(settings.pan_keys))
 
     def reload(self) -> Loaded:
         """Reload policy and model; on any error the running versions stay."""

@@ -48,7 +48,8 @@ class Loaded(msgspec.Struct, frozen=True):
 
 def event_row(event: CardPayment) -> dict[str, Any]:
     """The event as a flat row for rules and features (absent optional fields are None)."""
-    return {f: getattr(event, f) for f in event.__struct_fields__}
+    # `pan` is always None here (tokenized at the edge); leaving the key out keeps it out of every log by construction
+    return {f: getattr(event, f) for f in event.__struct_fields__ if f != "pan"}
 
 
 class _Verdict(msgspec.Struct):

@@ -10,6 +10,7 @@ from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from engine.carddata import PanKeys, explain_refusal, luhn_ok
 from engine.context import Context
 from engine.deadline import Deadline
 from engine.errors import BadRequest, FraudgateError, NotReady
@@ -68,14 +69,28 @@ class UnsupportedMediaType(FraudgateError):
     status_code = 415
 
 
-def decode_event(raw: bytes) -> CardPayment:
-    """Decode one event; the error names the field (`... - at $.amount`)."""
+def decode_event(raw: bytes, pan_keys: PanKeys) -> CardPayment:
+    """Decode one event, tokenizing a raw PAN; the error names the field (`... - at $.amount`), never a value."""
     try:
-        return _event_decoder.decode(raw)
+        event = _event_decoder.decode(raw)
     except msgspec.ValidationError as e:
-        raise BadRequest(str(e)) from None
+        raise explain_refusal(e) from None
     except msgspec.DecodeError as e:
         raise BadRequest(f"body is not valid JSON: {e}") from None
+    return tokenize(event, pan_keys) if event.pan is not None else event
+
+
+def tokenize(event: CardPayment, pan_keys: PanKeys) -> CardPayment:
+    """The event with its raw `pan` replaced by token, first 6 and last 4."""
+    pan = event.pan
+    assert pan is not None  # checked by the caller
+    if not luhn_ok(pan):
+        raise BadRequest("`pan` fails the Luhn check - at `$.pan`")
+    if not pan_keys.enabled:
+        raise BadRequest("`pan` is not accepted here (no tokenization key is configured): send `pan_token`")
+    return msgspec.structs.replace(
+        event, pan=None, pan_token=pan_keys.token(pan), pan_first6=pan[:6], pan_last4=pan[-4:]
+    )
 
 
 @post("/v1/decide", guards=[_scope_guard("decide")], status_code=200)
@@ -87,7 +102,7 @@ async def decide(request: Request[Any, Any, Any]) -> Response[bytes]:
     body = await request.body()
     if len(body) > ctx.settings.max_body_bytes:
         raise PayloadTooLarge(f"body over {ctx.settings.max_body_bytes} bytes; send several events to /v1/decide/batch")
-    event = decode_event(body)
+    event = decode_event(body, ctx.pan_keys)
     (decision,) = await ctx.engine.decide([event], deadline)
     return Response(_encoder.encode(decision), media_type=JSON, headers={"Server-Timing": deadline.server_timing()})
 
@@ -111,11 +126,11 @@ async def decide_batch(request: Request[Any, Any, Any]) -> Response[bytes]:
     good: list[tuple[int, CardPayment]] = []
     for i, raw in enumerate(batch.events):
         try:
-            good.append((i, _event_decoder.decode(raw)))
-        except msgspec.DecodeError as e:  # ValidationError is a DecodeError
+            good.append((i, decode_event(raw, ctx.pan_keys)))
+        except BadRequest as e:
             # the path msgspec reports is relative to the event: make it point into the batch
             entries[i] = ItemError(
-                error=str(e).replace("`$", f"`$.events[{i}]"), status=422, index=i, event_id=_event_id_of(raw)
+                error=e.detail.replace("`$", f"`$.events[{i}]"), status=422, index=i, event_id=_event_id_of(raw)
             )
     if good:
         decided = await ctx.engine.decide([e for _, e in good], deadline)

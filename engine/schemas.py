@@ -20,6 +20,7 @@ Country = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
 Amount = Annotated[float, Meta(ge=0, le=1e10)]
 Ip = Annotated[str, Meta(min_length=2, max_length=45, pattern=r"^[0-9A-Fa-f:.]+$")]
 Channel = Literal["pos", "ecommerce", "moto", "atm"]
+Pan = Annotated[str, Meta(pattern=r"^[0-9]{12,19}$")]
 Action = Literal["approve", "review", "deny"]
 Stage = Literal["pre_policy", "model", "fallback"]
 
@@ -57,6 +58,15 @@ class CardPayment(Base, frozen=True, kw_only=True):
     """Device fingerprint for card-not-present payments."""
     ip: Ip | None = None
     """Client IP for card-not-present payments."""
+    pan: Pan | None = None
+    """A raw card number, if the caller has nothing better: replaced at the edge by `pan_token`, `pan_first6` and
+    `pan_last4`, and never stored or logged."""
+    pan_token: Annotated[str, Meta(max_length=64)] | None = None
+    """Keyed HMAC token of the card number (set by the engine from `pan`, or by a caller that tokenizes)."""
+    pan_first6: Annotated[str, Meta(pattern=r"^[0-9]{6}$")] | None = None
+    """BIN: the card number's first six digits."""
+    pan_last4: Annotated[str, Meta(pattern=r"^[0-9]{4}$")] | None = None
+    """The card number's last four digits."""
 
 
 class Reason(Base, frozen=True):

@@ -79,6 +79,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`FRAUDGATE_MAX_BODY_BYTES`: request bodies over this get a 413."""
     max_batch_body_bytes: int = 2 * 1024 * 1024
     """`FRAUDGATE_MAX_BATCH_BODY_BYTES`: the same limit for `/v1/decide/batch`."""
+    pan_keys: str = ""
+    """`FRAUDGATE_PAN_KEYS`: `version:secret` HMAC keys for card-number tokens, comma-separated, the last one current.
+    Without one, a raw `pan` is refused. A secret: never logged."""
     max_batch: int = 500
     """`FRAUDGATE_MAX_BATCH`: most events in one `/v1/decide/batch` call."""
 
@@ -87,7 +90,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """Read the settings once; a malformed variable fails here, naming the variable."""
         env = os.environ if environ is None else environ
         kwargs: dict[str, object] = {}
-        text = {"FRAUDGATE_REDIS_URL": "redis_url", "FRAUDGATE_HOST": "host"}
+        text = {"FRAUDGATE_REDIS_URL": "redis_url", "FRAUDGATE_HOST": "host", "FRAUDGATE_PAN_KEYS": "pan_keys"}
         for var, field in text.items():
             if env.get(var):
                 kwargs[field] = env[var]

@@ -261,3 +261,59 @@ def test_review_decisions_carry_reasons(
     assert {r["feature"] for r in d["reasons"]} <= set(ctx.engine.loaded.bundle.scorer.feature_names)  # type: ignore[union-attr]
     contributions = [abs(r["contribution"]) for r in d["reasons"]]
     assert contributions == sorted(contributions, reverse=True)
+
+
+def test_card_data_is_refused_or_tokenized(client: TestClient[Any], redis_url: str) -> None:
+    for field in ("cvv", "track2", "pin_block"):
+        r = client.post("/v1/decide", json={**EVENT, field: "123"}, headers=DECIDE)
+        assert r.status_code == 422
+        assert r.json()["detail"] == f"`{field}` is card authentication data: it must never be sent (PCI DSS 3.2)"
+    pan = "4111111111111111"
+    r = client.post("/v1/decide", json={**EVENT, "pan": "4111111111111112"}, headers=DECIDE)
+    assert r.status_code == 422 and r.json()["detail"] == "`pan` fails the Luhn check - at `$.pan`"
+    assert "411111111111111" not in r.text
+    # no key configured in this app: a valid PAN is refused, not stored
+    r = client.post("/v1/decide", json={**EVENT, "pan": pan}, headers=DECIDE)
+    assert r.status_code == 422 and pan not in r.text
+
+
+def test_pan_is_tokenized_before_anything_sees_it(
+    redis_url: str, model_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A raw PAN becomes token + first6/last4 at the edge; no Luhn-valid number in Redis, metrics, bodies or logs."""
+    import re
+
+    from engine.carddata import luhn_ok
+
+    settings = msgspec.structs.replace(_settings(redis_url, model_dir, tmp_path), pan_keys="k1:0123456789abcdef0123")
+    pans = ["4111111111111111", "5500005555555559", "340000000000009"]
+    bodies = []
+    with TestClient(create_app(settings)) as c:
+        for i, pan in enumerate(pans):
+            r = c.post("/v1/decide", json={**EVENT, "event_id": f"p-{i}", "pan": pan}, headers=DECIDE)
+            assert r.status_code == 200
+            bodies.append(r.text)
+            bad = c.post("/v1/decide", json={**EVENT, "pan": pan, "amount": "x"}, headers=DECIDE)
+            assert bad.status_code == 422
+            bodies.append(bad.text)
+        bodies.append(c.get("/metrics").text)
+    r = redis.Redis.from_url(redis_url)
+    stored = [k.decode() for k in r.keys("*")]
+    for key in r.keys("*"):
+        kind = r.type(key).decode()
+        if kind == "hash":
+            stored += [f"{k!r}{v!r}" for k, v in r.hgetall(key).items()]
+        elif kind == "stream":
+            stored += [repr(f) for _, f in r.xrange(key)]
+        elif kind == "zset":
+            stored += [repr(m) for m in r.zrange(key, 0, -1)]
+    record = json.loads(r.xrange(keys.DECISION_STREAM, count=1)[0][1][b"d"])
+    r.close()
+    assert record["event"]["pan_first6"] == "411111" and record["event"]["pan_last4"] == "1111"
+    assert record["event"]["pan_token"].startswith("k1:") and "pan" not in record["event"]
+    out, err = capfd.readouterr()
+    haystack = "\n".join([*bodies, *stored, out, err])
+    # digit runs that are not decimals' fractions nor stream ids (`<ms>-<seq>`)
+    found = [m for m in re.findall(r"(?<![\d.])\d{12,19}(?![\d.]|-\d)", haystack) if luhn_ok(m)]
+    assert all(p in haystack for p in ("411111", "1111"))  # first6/last4 are there, as they may be
+    assert found == [], [haystack[max(0, haystack.find(m) - 60) : haystack.find(m) + 30] for m in found]
