@@ -79,7 +79,7 @@ def test_redis_killed_and_restarted_mid_traffic(own_redis: LocalRedis, model_dir
     ctx = Context.build(settings)
     answered: list[dict[str, Any]] = []
     with TestClient(create_app(settings, ctx)) as c:
-        before = _send(c, range(0, 30))
+        before = _send(c, range(30))
         own_redis.stop()
         during = _send(c, range(30, 60))
         assert ctx.engine.breaker.is_open  # repeated failures opened the circuit: no more waiting on Redis
@@ -99,7 +99,7 @@ def test_redis_killed_and_restarted_mid_traffic(own_redis: LocalRedis, model_dir
     # every returned decision reached the stream (spilled during the outage, replayed after): ETL it
     out = tmp_path / "etl"
     client = redis.Redis.from_url(own_redis.url)
-    read, written = drain(client, out, once=True, progress=False)
+    _read, written = drain(client, out, once=True, progress=False)
     assert drain(client, out, once=True, progress=False) == (0, 0)  # nothing left, nothing twice
     client.close()
     frame = read_output(out)
