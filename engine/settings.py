@@ -82,6 +82,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     pan_keys: str = ""
     """`FRAUDGATE_PAN_KEYS`: `version:secret` HMAC keys for card-number tokens, comma-separated, the last one current.
     Without one, a raw `pan` is refused. A secret: never logged."""
+    tls_cert: Path | None = None
+    """`FRAUDGATE_TLS_CERT`: PEM certificate (chain); with `FRAUDGATE_TLS_KEY`, the server speaks HTTPS only."""
+    tls_key: Path | None = None
+    """`FRAUDGATE_TLS_KEY`: PEM private key of the certificate."""
     max_batch: int = 500
     """`FRAUDGATE_MAX_BATCH`: most events in one `/v1/decide/batch` call."""
 
@@ -110,12 +114,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "FRAUDGATE_POLICY_DIR": "policy_dir",
             "FRAUDGATE_MODEL_DIR": "model_dir",
             "FRAUDGATE_DATA_DIR": "data_dir",
+            "FRAUDGATE_TLS_CERT": "tls_cert",
+            "FRAUDGATE_TLS_KEY": "tls_key",
         }
         for var, field in paths.items():
             if env.get(var):
                 kwargs[field] = Path(env[var])
         if env.get("FRAUDGATE_API_KEYS"):
             kwargs["api_keys"] = parse_api_keys(env["FRAUDGATE_API_KEYS"])
+        if ("tls_cert" in kwargs) != ("tls_key" in kwargs):
+            raise ConfigError("FRAUDGATE_TLS_CERT and FRAUDGATE_TLS_KEY go together: set both or neither")
+        for var, field in (("FRAUDGATE_TLS_CERT", "tls_cert"), ("FRAUDGATE_TLS_KEY", "tls_key")):
+            if field in kwargs and not Path(str(kwargs[field])).is_file():
+                raise ConfigError(f"{var} names {kwargs[field]}, which is not a readable file")
         if "redis_url" in kwargs and not str(kwargs["redis_url"]).startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("FRAUDGATE_REDIS_URL must start with redis://, rediss:// or unix://")
         return cls(**kwargs)  # type: ignore[arg-type]
