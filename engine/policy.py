@@ -18,6 +18,7 @@ from msgspec import Meta
 
 from engine.errors import ConfigError
 from rules import CompiledExpr, FieldType, RuleError, Schema, compile_expr
+from rules.implies import implies
 
 Action = Literal["approve", "review", "deny"]
 ACTION_RANK: dict[str, int] = {"approve": 0, "review": 1, "deny": 2}
@@ -80,13 +81,26 @@ class DecisionSpec(_Base, frozen=True):
     """The documented fallback: one action, or a table (first match wins, ends with a catch-all)."""
 
 
+class CaseExpect(_Base, frozen=True, kw_only=True):
+    """What an analyst's case expects; only the keys given are compared."""
+
+    action: Action | msgspec.UnsetType | None = msgspec.UNSET
+    """The decided action (null: no pre-policy acts and the event carries no model score to decide on)."""
+    rule: str | msgspec.UnsetType | None = msgspec.UNSET
+    """The pre-policy (or threshold row, when the event carries `score`/`calibrated`/`ecdf`) that decides; null:
+    no pre-policy acts."""
+    shadow: list[str] | msgspec.UnsetType = msgspec.UNSET
+    """The shadow rules that match (in policy order) before the deciding rule."""
+
+
 class PolicyCase(_Base, frozen=True):
-    """An analyst's test case: a (partial) event and the pre-policy outcome expected."""
+    """An analyst's test case: a (partial) event and the outcome expected."""
 
     event: dict[str, Any]
-    """Event fields; absent ones are missing."""
-    expect: dict[str, Any]
-    """`action` and/or `rule` (null `rule` = falls through to the model)."""
+    """Event fields; absent ones are missing. Adding `score`, `calibrated` or `ecdf` runs the threshold table when
+    no pre-policy acts."""
+    expect: CaseExpect
+    """`action`, `rule` and/or `shadow`."""
 
 
 class PolicyFile(_Base, frozen=True, kw_only=True):
@@ -94,6 +108,8 @@ class PolicyFile(_Base, frozen=True, kw_only=True):
 
     event_type: str
     """Event type the policy serves."""
+    version: Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=40)] | None = None
+    """The analysts' own version label; the loaded version is `<version>+<digest>` (just the digest without it)."""
     sla_ms: Annotated[float, Meta(gt=0, le=10_000)]
     """Budget of one decision, in milliseconds."""
     pre_policies: list[PrePolicySpec] = []
@@ -111,6 +127,19 @@ class CompiledRule(msgspec.Struct, frozen=True):
     action: Action
     shadow: bool
     predicate: CompiledExpr
+
+
+class WouldDecide(msgspec.Struct, frozen=True):
+    """What a policy would have decided for one event, without acting (shadow candidate policies)."""
+
+    action: Action | None
+    """The action; None when no pre-policy acts and no model scores were given (the model would decide)."""
+    rule: str | None
+    """The pre-policy or threshold row that decides; None as for `action`."""
+    stage: Literal["pre_policy", "model"]
+    """`pre_policy` when a live pre-policy acts, else `model`."""
+    shadow: tuple[str, ...]
+    """The candidate's own shadow rules that matched before the deciding rule."""
 
 
 class Policy(msgspec.Struct, frozen=True):
@@ -134,6 +163,18 @@ class Policy(msgspec.Struct, frozen=True):
                     continue
                 return rule, shadow
         return None, shadow
+
+    def would_decide(self, row: Mapping[str, Any], scores: Mapping[str, float | None] | None = None) -> WouldDecide:
+        """Evaluate this (candidate) policy on `row` as if it served it: pre-policies, then, with the model's
+        `scores` (`score`, `calibrated`, `ecdf`) when given, the threshold table. Pure: nothing is logged or counted.
+        """
+        rule, shadow = self.pre_policy(row)
+        if rule is not None:
+            return WouldDecide(rule.action, rule.name, "pre_policy", tuple(shadow))
+        if scores is None:
+            return WouldDecide(None, None, "model", tuple(shadow))
+        action, name = self.threshold({**row, **scores})
+        return WouldDecide(action, name, "model", tuple(shadow))
 
     def threshold(self, row: Mapping[str, Any]) -> tuple[Action, str]:
         """The action of the first threshold row that matches (the table ends with a catch-all)."""
@@ -196,12 +237,17 @@ def parse_policy(text: str, event_schema: Schema, *, filename: str = "<policy>")
         spec = msgspec.convert(_strip_lines(raw), PolicyFile)
     except msgspec.ValidationError as e:
         raise ConfigError(f"{filename}:{_line_of(raw, str(e))}: (file): {e}") from None
-    version = hashlib.sha256(text.encode()).hexdigest()[:12]
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    version = f"{spec.version}+{digest}" if spec.version else digest
 
     def fail(item: dict[str, Any], name: str, problem: str) -> ConfigError:
         return ConfigError(f"{filename}:{item.get('__line__', 0)}: {name}: {problem}")
 
+    def fail_at(line: int, name: str, problem: str) -> ConfigError:
+        return ConfigError(f"{filename}:{line}: {name}: {problem}")
+
     pre: list[CompiledRule] = []
+    lines: list[int] = []
     seen: set[str] = set()
     for item, rule in zip(raw.get("pre_policies") or [], spec.pre_policies, strict=True):
         if rule.name in seen:
@@ -212,6 +258,8 @@ def parse_policy(text: str, event_schema: Schema, *, filename: str = "<policy>")
         except RuleError as e:
             raise fail(item, rule.name, str(e)) from None
         pre.append(CompiledRule(rule.name, rule.action, rule.mode == "shadow", expr))
+        lines.append(int(item.get("__line__", 0)))
+    _refuse_unreachable(pre, lines, fail_at)
 
     thresholds = _table(
         raw["decision"]["thresholds"], spec.decision.thresholds, {**event_schema, **MODEL_FIELDS}, "threshold", fail
@@ -242,6 +290,7 @@ def _table(
     if not specs:
         raise fail({}, f"decision.{kind}", "the table is empty; end it with a catch-all row without `when`")
     rows: list[CompiledRule | tuple[str, Action]] = []
+    lines: list[int] = []
     for n, (item, t) in enumerate(zip(items, specs, strict=True), start=1):
         name = t.name or f"{kind}_{n}"
         if t.when is None:
@@ -254,10 +303,36 @@ def _table(
         except RuleError as e:
             raise fail(item, name, str(e)) from None
         rows.append(CompiledRule(name, t.action, False, expr))
+        lines.append(int(item.get("__line__", 0)))
+    _refuse_unreachable(
+        [r for r in rows if isinstance(r, CompiledRule)],
+        lines,
+        lambda line, name, problem: fail({"__line__": line}, name, problem),
+    )
     if not isinstance(rows[-1], tuple):
         plural = "thresholds" if kind == "threshold" else "fallback"
         raise fail(items[-1], f"decision.{plural}", "the table must end with a catch-all row without `when`")
     return tuple(rows)
+
+
+def _refuse_unreachable(rules: Sequence[CompiledRule], lines: Sequence[int], fail: Any) -> None:
+    """Refuse a rule that can never act because an earlier live rule provably matches every event it matches.
+
+    "Provably" is `rules.implies.implies`: an earlier condition that is always true, the same condition, or simple
+    forms where the later condition implies the earlier one (ranges on one field, `in` lists that are subsets, ...).
+    A shadow rule after such a live rule is refused too: it would never even be evaluated. An earlier shadow rule
+    never wins, so it hides nothing.
+    """
+    for j, later in enumerate(rules):
+        for i in range(j):
+            earlier = rules[i]
+            if not earlier.shadow and implies(later.predicate.node, earlier.predicate.node):
+                raise fail(
+                    lines[j],
+                    later.name,
+                    f"can never act: the earlier rule `{earlier.name}` (line {lines[i]}) matches every event this "
+                    f"one matches (`{earlier.predicate.source}`); reorder, narrow or remove one of them",
+                )
 
 
 def _line_of(raw: dict[str, Any], message: str) -> int:

@@ -136,7 +136,7 @@ class _Compiler:
         expr = op.polars(left.expr, right.expr)
         if left.nullable or right.nullable:
             expr = expr.fill_null(False)
-        return Part(_compare_row(op.row, left, right), expr, nullable=False)
+        return Part(_compare_row(op.row, left, right, node.left, self.type_of(node.left)), expr, nullable=False)
 
     def _in_list(self, node: InList) -> Part:
         operand_type = self.type_of(node.operand)
@@ -150,6 +150,8 @@ class _Compiler:
             # Fold `5 in [5]`: Polars would give a one-row result that does not broadcast.
             return constant(part.const is not None and (part.const in lookup) != node.negated, pl.Boolean())
         fn = part.row
+        direct = operand_type is FieldType.STR and isinstance(node.operand, Field)
+        name = node.operand.name if isinstance(node.operand, Field) else ""
         # An imploded list literal: is_in on a bare same-typed Series is deprecated in Polars as ambiguous.
         found = part.expr.is_in(pl.Series(values, dtype=dtype).implode())
         if node.negated:
@@ -159,6 +161,14 @@ class _Compiler:
                 return v is not None and v not in lookup
 
             expr = (part.expr.is_not_null() & ~found).fill_null(False)
+        elif direct:
+            # `mcc in [...]` on a string field: read the row directly, one closure call less.
+
+            def row(r: Row) -> bool:
+                v = r.get(name)
+                return v is not None and v in lookup
+
+            expr = found.fill_null(False)
         else:
 
             def row(r: Row) -> bool:
@@ -214,8 +224,27 @@ def _field(name: str, field_type: FieldType) -> Part:
     return Part(lambda r: r.get(name), column if dtype is None else column.cast(dtype), nullable=True)
 
 
-def _compare_row(fn: Callable[[Any, Any], bool], left: Part, right: Part) -> RowFn:
+def _compare_row(
+    fn: Callable[[Any, Any], bool], left: Part, right: Part, left_node: Node, left_type: FieldType
+) -> RowFn:
     lf = left.row
+    if right.is_const and isinstance(left_node, Field) and left_type in (FieldType.STR, FieldType.FLOAT):
+        # The most common shape, `field < 5` / `mcc == "5411"`: read the row directly instead of through the field's
+        # closure (one call less per comparison); the same missing, NaN and int-to-float rules as `_field`.
+        name, c = left_node.name, right.const
+        if left_type is FieldType.FLOAT:
+
+            def float_field(r: Row) -> bool:
+                v = r.get(name)
+                return v is not None and v == v and fn(float(v), c)
+
+            return float_field
+
+        def str_field(r: Row) -> bool:
+            v = r.get(name)
+            return v is not None and fn(v, c)
+
+        return str_field
     if right.is_const:
         # The common `field < 5`: close over the constant instead of calling a closure for it.
         c = right.const
@@ -290,7 +319,11 @@ def _all(fns: Sequence[RowFn]) -> RowFn:
     frozen = tuple(fns)
 
     def row(r: Row) -> bool:
-        return all(f(r) for f in frozen)
+        # A plain loop: a generator inside all() costs more than the comparisons themselves.
+        for f in frozen:  # noqa: SIM110 - see above
+            if not f(r):
+                return False
+        return True
 
     return row
 
@@ -302,6 +335,9 @@ def _any(fns: Sequence[RowFn]) -> RowFn:
     frozen = tuple(fns)
 
     def row(r: Row) -> bool:
-        return any(f(r) for f in frozen)
+        for f in frozen:  # noqa: SIM110 - a plain loop, as in _all
+            if f(r):
+                return True
+        return False
 
     return row

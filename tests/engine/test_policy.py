@@ -61,7 +61,7 @@ def test_broken_files_are_refused_with_file_line_rule(edit: tuple[str, str], mes
 def test_cli_check_and_test(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["policies", "check", str(SHIPPED)]) == 0
     assert main(["policies", "test", str(SHIPPED)]) == 0
-    assert "5 passed, 0 failed" in capsys.readouterr().out
+    assert "10 passed, 0 failed" in capsys.readouterr().out
     broken = tmp_path / "broken.yaml"
     broken.write_text(GOOD.replace("amount > 100", "__import__('os')"))
     assert main(["policies", "check", str(broken)]) == 1
@@ -70,4 +70,6 @@ def test_cli_check_and_test(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     failing = tmp_path / "failing.yaml"
     failing.write_text(GOOD + "tests:\n  - {event: {amount: 1}, expect: {action: deny}}\n")
     assert main(["policies", "test", str(failing)]) == 1
-    assert "case 1 FAILED: action: expected 'deny', got 'approve'" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.splitlines()[2].split() == ["1", "amount=1", 'action="deny"', 'action="approve"', "FAIL"]
+    assert out.splitlines()[-1] == f"{failing}: 0 passed, 1 failed"
