@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -14,10 +15,11 @@ from redis.backoff import NoBackoff
 from engine.auth import Authenticator
 from engine.breaker import CircuitBreaker
 from engine.carddata import PanKeys
-from engine.errors import ConfigError
+from engine.errors import ConfigError, ReloadRefused
 from engine.metrics import Metrics
 from engine.pipeline import DecisionEngine, Loaded
-from engine.policy import load_policy
+from engine.policy import Policy, load_policy
+from engine.policy_watch import PolicyWatcher
 from engine.settings import Settings
 from engine.sink import DecisionSink
 from engine.spill import SpillFile
@@ -46,9 +48,15 @@ def current_model_path(model_dir: Path) -> Path | None:
     return model_dir / current.read_text().strip()
 
 
+def policy_path(settings: Settings) -> Path:
+    """The served policy file of `card_payment`."""
+    return settings.policy_dir / "card_payment.yaml"
+
+
 def load_parts(settings: Settings) -> Loaded:
-    """Policy and model, checked; a broken policy or bundle raises ConfigError and changes nothing."""
-    policy = load_policy(settings.policy_dir / "card_payment.yaml", event_schema())
+    """Policy (and shadow candidate) and model, checked; a broken file raises ConfigError and changes nothing."""
+    policy = load_policy(policy_path(settings), event_schema())
+    candidate = load_policy(settings.shadow_policy, event_schema()) if settings.shadow_policy else None
     bundle: Bundle | None = None
     path = current_model_path(settings.model_dir)
     if path is not None:
@@ -58,7 +66,11 @@ def load_parts(settings: Settings) -> Loaded:
             raise ConfigError(f"model bundle {path}: {e}") from e
     else:
         log.warning("no model in %s: survivors of the pre-policies get the fallback decision", settings.model_dir)
-    return Loaded(policy=policy, bundle=bundle)
+    return Loaded(policy=policy, bundle=bundle, candidate=candidate)
+
+
+def _version(loaded: Loaded) -> str | None:
+    return loaded.bundle.manifest.version if loaded.bundle else None
 
 
 def redis_client(url: str) -> aredis.Redis:
@@ -84,6 +96,7 @@ class Context:
     auth: Authenticator
     metrics: Metrics
     pan_keys: PanKeys
+    watcher: PolicyWatcher | None = None
 
     @classmethod
     def build(cls, settings: Settings, feature_set: FeatureSet = CARD_PAYMENT) -> Context:
@@ -98,9 +111,26 @@ class Context:
         return cls(settings, client, engine, Authenticator(settings.api_keys), metrics, PanKeys(settings.pan_keys))
 
     def reload(self) -> Loaded:
-        """Reload policy and model; on any error the running versions stay."""
-        self.engine.loaded = load_parts(self.settings)
-        return self.engine.loaded
+        """Reload policy, candidate and model; a refused file raises ReloadRefused and the running versions stay."""
+        try:
+            loaded = load_parts(self.settings)
+        except ConfigError as e:
+            self.metrics.policy_refused.inc()
+            raise ReloadRefused(f"refused, still serving the running versions: {e.detail}") from None
+        self._serve(loaded)
+        return loaded
+
+    def _serve(self, loaded: Loaded) -> None:
+        # one attribute assignment: a request sees the old parts or the new ones, never a mix
+        self.engine.loaded = loaded
+        self.metrics.versions(loaded.policy.version, loaded.bundle.manifest.version if loaded.bundle else None)
+
+    def _policy_changed(self, policy: Policy) -> None:
+        self._serve(msgspec.structs.replace(self.engine.loaded, policy=policy))
+        log.warning("policy reloaded from %s: version %s", policy_path(self.settings), policy.version)
+
+    def _policy_refused(self, message: str) -> None:
+        self.metrics.policy_refused.inc()
 
     async def start(self) -> None:
         """Open a few Redis connections ahead of traffic (a first request must not pay for them), start the sink."""
@@ -110,9 +140,22 @@ class Context:
         except Exception as e:
             log.warning("redis not reachable at start-up (%s); requests will degrade until it is", type(e).__name__)
         self.engine.sink.start()
+        self.metrics.versions(self.engine.loaded.policy.version, _version(self.engine.loaded))
+        if self.settings.policy_watch_s > 0:
+            # every worker process runs its own watcher, so every worker swaps to a new file by itself
+            self.watcher = PolicyWatcher(
+                policy_path(self.settings),
+                event_schema(),
+                on_change=self._policy_changed,
+                on_error=self._policy_refused,
+                interval_s=self.settings.policy_watch_s,
+            )
+            self.watcher.start()
 
     async def close(self) -> None:
         """Flush the decision log and close Redis."""
+        if self.watcher is not None:
+            await self.watcher.stop()
         await self.engine.sink.close()
         await self.engine.breaker.close()
         await self.redis.aclose()

@@ -22,6 +22,12 @@ class ConfigError(FraudgateError):
     """Settings, policies or model cannot be loaded; raised at start-up or reload, never per request."""
 
 
+class ReloadRefused(FraudgateError):
+    """A reload found a broken policy or bundle; the running versions stay. `detail` says `file:line: rule: problem`."""
+
+    status_code = 422
+
+
 class BadRequest(FraudgateError):
     """The body is not what the contract says; `detail` names the field and the problem."""
 

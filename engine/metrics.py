@@ -30,7 +30,28 @@ class Metrics:
             "fraudgate_redis_circuit_open", "1 while the Redis circuit breaker is open, else 0", registry=r
         )
         self.log_replayed = Counter("fraudgate_log_replayed", "Spilled records replayed to the stream", registry=r)
+        self.policy_info = Gauge(
+            "fraudgate_policy_info", "The served policy version (value 1)", ["version"], registry=r
+        )
+        self.model_info = Gauge("fraudgate_model_info", "The served model version (value 1)", ["version"], registry=r)
+        self.policy_refused = Counter(
+            "fraudgate_policy_reload_refused", "Policy files refused by a reload (the running one stayed)", registry=r
+        )
+        self.shadow_policy = Counter(
+            "fraudgate_shadow_policy_decisions",
+            "What the candidate policy would have decided, and whether it agrees with the served one",
+            ["action", "agrees"],
+            registry=r,
+        )
         self.log_spilled = Counter("fraudgate_log_spilled", "Decision records spilled to the local file", registry=r)
+
+    def versions(self, policy: str, model: str | None) -> None:
+        """Point the info metrics at the versions now served."""
+        self.policy_info.clear()
+        self.policy_info.labels(policy).set(1)
+        self.model_info.clear()
+        if model:
+            self.model_info.labels(model).set(1)
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -44,6 +44,8 @@ class Loaded(msgspec.Struct, frozen=True):
 
     policy: Policy
     bundle: Bundle | None
+    candidate: Policy | None = None
+    """A candidate policy evaluated in shadow: logged and counted, never acting."""
 
 
 def event_row(event: CardPayment) -> dict[str, Any]:
@@ -113,12 +115,14 @@ class DecisionEngine:
             out.append(d)
             self._count(d)
             vec = vectors.get(i)
+            shadow_policy = self._candidate(loaded.candidate, rows[i], d) if loaded.candidate else None
             record = LogRecord(
                 event=rows[i],
                 features=_model_inputs(vec, bundle) if vec else None,
                 decision=msgspec.structs.asdict(d),
                 timings_ms=timings,
                 decided_at=decided_at,
+                shadow_policy=shadow_policy,
             )
             self.sink.put(rows[i], record)
         return out
@@ -188,6 +192,16 @@ class DecisionEngine:
     def _fallback(row: dict[str, Any], policy: Policy, shadow: list[str], vec: FeatureVector, reason: str) -> _Verdict:
         action, name = policy.fallback(row)
         return _Verdict(action=action, stage="fallback", rule=name, shadow=shadow, missing=vec.missing, degraded=reason)
+
+    def _candidate(self, candidate: Policy, row: dict[str, Any], d: Decision) -> dict[str, Any]:
+        """What the shadow candidate policy would have decided (on the same scores), counted and logged."""
+        scores = None
+        if d.score is not None:
+            scores = {"score": d.score, "calibrated": d.calibrated, "ecdf": d.ecdf}
+        would = candidate.would_decide(row, scores)
+        agrees = would.action == d.action if would.action is not None else None
+        self.metrics.shadow_policy.labels(str(would.action), str(agrees).lower()).inc()
+        return {"version": candidate.version, **msgspec.structs.asdict(would), "agrees": agrees}
 
     def _count(self, d: Decision) -> None:
         self.metrics.decisions.labels(d.action, d.stage).inc()

@@ -178,7 +178,8 @@ def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 @post("/v1/admin/reload", guards=[_scope_guard("admin")], status_code=200, sync_to_thread=False)
 def reload(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """Reload policy and model from disk; a broken file is refused and the running versions stay."""
+    """Reload policy and model from disk; a broken file is refused (422, `file:line: rule: problem`) and the running
+    versions stay."""
     loaded = ctx_of(request).reload()
     return {
         "policy_version": loaded.policy.version,

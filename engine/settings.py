@@ -82,6 +82,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     pan_keys: str = ""
     """`FRAUDGATE_PAN_KEYS`: `version:secret` HMAC keys for card-number tokens, comma-separated, the last one current.
     Without one, a raw `pan` is refused. A secret: never logged."""
+    shadow_policy: Path | None = None
+    """`FRAUDGATE_SHADOW_POLICY`: a candidate policy file evaluated on live traffic beside the served one, logged and
+    counted, never acting."""
+    policy_watch_s: float = 1.0
+    """`FRAUDGATE_POLICY_WATCH_S`: how often each worker checks the policy file for a new version (0: never)."""
     tls_cert: Path | None = None
     """`FRAUDGATE_TLS_CERT`: PEM certificate (chain); with `FRAUDGATE_TLS_KEY`, the server speaks HTTPS only."""
     tls_key: Path | None = None
@@ -116,10 +121,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "FRAUDGATE_DATA_DIR": "data_dir",
             "FRAUDGATE_TLS_CERT": "tls_cert",
             "FRAUDGATE_TLS_KEY": "tls_key",
+            "FRAUDGATE_SHADOW_POLICY": "shadow_policy",
         }
         for var, field in paths.items():
             if env.get(var):
                 kwargs[field] = Path(env[var])
+        if env.get("FRAUDGATE_POLICY_WATCH_S"):
+            try:
+                kwargs["policy_watch_s"] = float(env["FRAUDGATE_POLICY_WATCH_S"])
+            except ValueError:
+                raise ConfigError(
+                    f"FRAUDGATE_POLICY_WATCH_S must be a number of seconds, got {env['FRAUDGATE_POLICY_WATCH_S']!r}"
+                ) from None
         if env.get("FRAUDGATE_API_KEYS"):
             kwargs["api_keys"] = parse_api_keys(env["FRAUDGATE_API_KEYS"])
         if ("tls_cert" in kwargs) != ("tls_key" in kwargs):

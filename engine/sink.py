@@ -48,6 +48,8 @@ class LogRecord(msgspec.Struct, frozen=True, kw_only=True):
     """Stage timings."""
     decided_at: datetime
     """When the decision was returned (UTC); the ETL partitions by its date."""
+    shadow_policy: dict[str, Any] | None = None
+    """What the shadow candidate policy would have decided, when one is configured."""
 
 
 class _Event(msgspec.Struct):
