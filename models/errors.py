@@ -11,3 +11,7 @@ class BundleError(ModelsError):
 
 class ScoringError(ModelsError, ValueError):
     """A row handed to the scorer holds a value of the wrong type for its feature."""
+
+
+class RegistryError(ModelsError):
+    """A registry operation cannot be done: unknown version, nothing to roll back to, or a bundle that fails to load."""

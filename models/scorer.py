@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from models.errors import ScoringError
+from models.fast_predict import FastPredictor
 from models.learners.booster import SCORE
 from models.learners.calibration import CALIBRATED, scalar_calibrator
 from models.learners.ecdf import ECDF, scalar_ecdf
@@ -41,51 +43,71 @@ class Scorer:
             for i, f in enumerate(spec.features)
             if f.kind == "categorical"
         )
-        self._codes = tuple({k: float(v) for k, v in codes.items()} for _, _, codes, _ in self._categorical)
+        self._lookups = tuple(
+            (i, name, {k: float(v) for k, v in codes.items()}, other) for i, name, codes, other in self._categorical
+        )
         self._numeric = tuple(
             (i, f.name, spec.imputation.values[f.name]) for i, f in enumerate(spec.features) if f.kind == "numeric"
         )
+        self._fills = tuple((i, fill) for i, _, fill in self._numeric)
+        self._fast = FastPredictor(self.booster)
         self._calibrate = scalar_calibrator(spec.calibration)
         self._ecdf = scalar_ecdf(spec.ecdf)
         self._frame = spec_predict(spec, self.booster)
 
-    def matrix_row(self, row: Mapping[str, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
-        """The encoded, imputed 1 x n float64 array the booster sees for ``row``."""
-        values = [_NAN] * len(self.feature_names)
-        for (i, name, _, other), codes in zip(self._categorical, self._codes, strict=True):
-            v = row.get(name)
-            if v is None:
-                continue  # NaN: LightGBM's missing category
-            if not isinstance(v, str):
+    def vector(self, row: Mapping[str, Any]) -> ctypes.Array[ctypes.c_double]:
+        """The encoded, imputed row as the ctypes array the fast predictor reads (booster column order).
+
+        The hot path: one C-level ``map`` over the keys, a Python step only for categorical codes and missing
+        numbers, and one C-level copy into the array; the per-feature type checks only run when that copy fails.
+        """
+        values: list[Any] = list(map(row.get, self.feature_names))
+        for i, name, codes, other in self._lookups:
+            v = values[i]
+            if v.__class__ is str or isinstance(v, str):
+                values[i] = codes.get(v, other)
+            elif v is None:
+                values[i] = _NAN  # LightGBM's missing category
+            else:
                 msg = f"categorical feature {name!r} expects a str, got {type(v).__name__}"
                 raise ScoringError(msg)
-            values[i] = codes.get(v, other)
-        for i, name, fill in self._numeric:
-            v = row.get(name)
-            if v is None:
+        for i, fill in self._fills:
+            v = values[i]
+            if v is None or v != v:  # NaN counts as missing, as in the frame path
                 values[i] = fill
-                continue
+        out = self._fast.new_row()
+        try:
+            out[:] = values
+        except (TypeError, ValueError, OverflowError):
+            raise self._numeric_error(values) from None
+        return out
+
+    def _numeric_error(self, values: list[Any]) -> ScoringError:
+        for i, name, _ in self._numeric:
+            v = values[i]
+            got = type(v).__name__
             if isinstance(v, str):
-                msg = f"numeric feature {name!r} expects an int, float or bool, got str"
-                raise ScoringError(msg)
+                return ScoringError(f"numeric feature {name!r} expects an int, float or bool, got {got}")
             try:
-                x = float(v)
-            except (TypeError, ValueError):
-                msg = f"numeric feature {name!r} expects an int, float or bool, got {type(v).__name__}"
-                raise ScoringError(msg) from None
-            values[i] = fill if x != x else x  # NaN counts as missing, as in the frame path
-        # A fresh array per call keeps the scorer safe to share between threads; it costs about a microsecond.
-        return np.array([values], dtype=np.float64)
+                float(v)
+            except (TypeError, ValueError, OverflowError):
+                return ScoringError(f"numeric feature {name!r} expects an int, float or bool, got {got}")
+        return ScoringError("row cannot be converted to the booster's float64 input")
+
+    def matrix_row(self, row: Mapping[str, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """The encoded, imputed 1 x n float64 array the booster sees for ``row`` (what ``score`` feeds LightGBM)."""
+        return np.array([self.vector(row)], dtype=np.float64)
 
     def score(self, row: Mapping[str, Any], *, reasons: int = 3) -> Score:
-        """Score one row; ``reasons`` > 0 adds that many top contributions (one more booster pass)."""
-        x = self.matrix_row(row)
-        raw = float(self.booster.predict(x, num_threads=1)[0])
+        """Score one row; ``reasons`` > 0 adds that many top contributions (TreeSHAP: costs far more than a score)."""
+        x = self.vector(row)
+        raw = self._fast.predict(x)
         top: tuple[Reason, ...] = ()
         if reasons > 0:
-            contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)[0]
-            order = sorted(range(len(self.feature_names)), key=lambda j: (-abs(contrib[j]), j))[:reasons]
-            top = tuple(Reason(feature=self.feature_names[j], contribution=float(contrib[j])) for j in order)
+            contrib = self._fast.contributions(x)
+            names = self.feature_names
+            order = sorted(range(len(names)), key=lambda j: (-abs(contrib[j]), j))[:reasons]
+            top = tuple(Reason(feature=names[j], contribution=contrib[j]) for j in order)
         return Score(score=raw, calibrated=self._calibrate(raw), ecdf=self._ecdf(raw), reasons=top)
 
     def score_frame(self, df: pl.DataFrame) -> pl.DataFrame:

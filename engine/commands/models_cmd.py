@@ -1,29 +1,76 @@
-"""`fraudgate models ...`: the model registry's tasks (list for now)."""
+"""`fraudgate models ...`: the model registry (list, promote, rollback, challenger) over FRAUDGATE_MODEL_DIR.
+
+These commands change the pointer files only; a running server picks the change up on its next model reload.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from engine.commands import Subparsers
+from engine.commands import Handler, Subparsers
 from engine.settings import Settings
+from models.errors import RegistryError
+from models.registry import Registry
 
 
 def _list(_: argparse.Namespace, settings: Settings) -> int:
-    current = (
-        (settings.model_dir / "CURRENT").read_text().strip() if (settings.model_dir / "CURRENT").exists() else None
-    )
-    versions = (
-        sorted(p.name for p in settings.model_dir.iterdir() if (p / "manifest.json").exists())
-        if settings.model_dir.exists()
-        else []
-    )
-    for v in versions:
-        print(("* " if v == current else "  ") + v)
+    registry = Registry(settings.model_dir)
+    for info in registry.list():
+        role = "current" if info.current else "challenger" if info.challenger else ""
+        print(f"{'*' if info.current else '+' if info.challenger else ' '} {info.version}  {role}".rstrip())
     return 0
 
 
+def _promote(args: argparse.Namespace, settings: Settings) -> int:
+    version = Registry(settings.model_dir).promote(args.version)
+    print(f"CURRENT = {version}")
+    return 0
+
+
+def _rollback(_: argparse.Namespace, settings: Settings) -> int:
+    version = Registry(settings.model_dir).rollback()
+    print(f"CURRENT = {version} (rolled back)")
+    return 0
+
+
+def _challenger(args: argparse.Namespace, settings: Settings) -> int:
+    registry = Registry(settings.model_dir)
+    if args.clear == (args.version is not None):
+        print("give either VERSION or --clear", file=sys.stderr)
+        return 2
+    version = registry.set_challenger(None if args.clear else args.version)
+    print(f"CHALLENGER = {version or '(none)'}")
+    return 0
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Registry errors become one line on stderr and exit code 1, not a traceback."""
+
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            return handler(args, settings)
+        except RegistryError as exc:
+            print(f"fraudgate models: {exc}", file=sys.stderr)
+            return 1
+
+    return run
+
+
 def register(sub: Subparsers) -> None:
-    """Add `models list`."""
-    m = sub.add_parser("models", help="model registry tasks")
+    """Add `models list|promote VERSION|rollback|challenger (VERSION | --clear)`."""
+    m = sub.add_parser("models", help="model registry: versions, champion, challenger")
     msub = m.add_subparsers(dest="models_command", required=True)
-    msub.add_parser("list", help="bundles in FRAUDGATE_MODEL_DIR; * marks CURRENT").set_defaults(handler=_list)
+    msub.add_parser("list", help="bundles in FRAUDGATE_MODEL_DIR; * marks CURRENT, + the challenger").set_defaults(
+        handler=_guarded(_list)
+    )
+    p = msub.add_parser("promote", help="verify VERSION and make it CURRENT; the old one goes to HISTORY")
+    p.add_argument("version", metavar="VERSION")
+    p.set_defaults(handler=_guarded(_promote))
+    msub.add_parser("rollback", help="make the previous CURRENT current again").set_defaults(
+        handler=_guarded(_rollback)
+    )
+    c = msub.add_parser("challenger", help="name the shadow model (VERSION) or remove it (--clear)")
+    c.add_argument("version", metavar="VERSION", nargs="?")
+    c.add_argument("--clear", action="store_true", help="remove the challenger")
+    c.set_defaults(handler=_guarded(_challenger))
