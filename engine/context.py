@@ -29,6 +29,7 @@ from features.executor import FeatureExecutor
 from features.specs import FeatureSet
 from features.updates import VelocityUpdater
 from models import Bundle, load_bundle
+from models.registry import Registry
 from rules import FieldType
 
 log = logging.getLogger(__name__)
@@ -41,11 +42,17 @@ def event_schema() -> dict[str, FieldType]:
 
 
 def current_model_path(model_dir: Path) -> Path | None:
-    """The served bundle: the version named by `<model_dir>/CURRENT`, or None when there is none."""
-    current = model_dir / "CURRENT"
-    if not current.exists():
+    """The served bundle: the registry's CURRENT version, or None when there is none."""
+    return Registry(model_dir).current_path()
+
+
+def _load(path: Path | None, role: str) -> Bundle | None:
+    if path is None:
         return None
-    return model_dir / current.read_text().strip()
+    try:
+        return load_bundle(path)
+    except Exception as e:
+        raise ConfigError(f"{role} model bundle {path}: {e}") from e
 
 
 def policy_path(settings: Settings) -> Path:
@@ -57,16 +64,12 @@ def load_parts(settings: Settings) -> Loaded:
     """Policy (and shadow candidate) and model, checked; a broken file raises ConfigError and changes nothing."""
     policy = load_policy(policy_path(settings), event_schema())
     candidate = load_policy(settings.shadow_policy, event_schema()) if settings.shadow_policy else None
-    bundle: Bundle | None = None
-    path = current_model_path(settings.model_dir)
-    if path is not None:
-        try:
-            bundle = load_bundle(path)
-        except Exception as e:
-            raise ConfigError(f"model bundle {path}: {e}") from e
-    else:
+    registry = Registry(settings.model_dir)
+    bundle = _load(registry.current_path(), "champion")
+    challenger = _load(registry.challenger_path(), "challenger")
+    if bundle is None:
         log.warning("no model in %s: survivors of the pre-policies get the fallback decision", settings.model_dir)
-    return Loaded(policy=policy, bundle=bundle, candidate=candidate)
+    return Loaded(policy=policy, bundle=bundle, candidate=candidate, challenger=challenger)
 
 
 def _version(loaded: Loaded) -> str | None:

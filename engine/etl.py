@@ -44,8 +44,10 @@ SCHEMA: dict[str, pl.DataType] = {
     "event": pl.String(),
     "features": pl.String(),
     "timings_ms": pl.String(),
+    "shadow_policy": pl.String(),
+    "challenger": pl.String(),
 }
-"""Columns of the Parquet output; nested parts (event, features, reasons, timings) are JSON text."""
+"""Columns of the Parquet output; nested parts (event, features, reasons, timings, shadows) are JSON text."""
 
 
 def ensure_group(client: redis.Redis) -> None:
@@ -71,6 +73,8 @@ def _flatten(stream_id: str, payload: bytes) -> dict[str, Any]:
         "event": _encoder.encode(rec["event"]).decode(),
         "features": _encoder.encode(rec.get("features")).decode(),
         "timings_ms": _encoder.encode(rec.get("timings_ms", {})).decode(),
+        "shadow_policy": _encoder.encode(rec.get("shadow_policy")).decode(),
+        "challenger": _encoder.encode(rec.get("challenger")).decode(),
     }
 
 

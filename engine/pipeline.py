@@ -26,6 +26,7 @@ from engine.schemas import CardPayment, Decision, Reason, Stage
 from engine.sink import DecisionSink, LogRecord
 from features.executor import FeatureExecutor, FeatureVector
 from models import Bundle
+from models.drift import DriftAccumulator
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ REASONS = 3
 
 MODEL_RESERVE = 0.2
 """Share of the budget kept back from feature fetching for the model and the decision."""
+
+DRIFT_EVERY = 100
+"""Scores between two updates of the drift gauge (PSI over everything scored since the model was loaded)."""
 
 REDIS_FAULTS = frozenset({"redis_error", "feature_timeout"})
 """Feature failures that count against the circuit breaker (running out of budget does not)."""
@@ -46,6 +50,8 @@ class Loaded(msgspec.Struct, frozen=True):
     bundle: Bundle | None
     candidate: Policy | None = None
     """A candidate policy evaluated in shadow: logged and counted, never acting."""
+    challenger: Bundle | None = None
+    """A challenger model scoring in shadow beside the champion: logged, never acting."""
 
 
 def event_row(event: CardPayment) -> dict[str, Any]:
@@ -83,6 +89,8 @@ class DecisionEngine:
         self.sink = sink
         self.metrics = metrics
         self.breaker = breaker
+        self._drift_of: Bundle | None = None
+        self._drift_acc: DriftAccumulator | None = None
 
     async def decide(self, events: Sequence[CardPayment], deadline: Deadline) -> list[Decision]:
         """One decision per event, in order, within `deadline`; then hands every event to the sink."""
@@ -116,6 +124,13 @@ class DecisionEngine:
             self._count(d)
             vec = vectors.get(i)
             shadow_policy = self._candidate(loaded.candidate, rows[i], d) if loaded.candidate else None
+            challenger = (
+                self._challenger(loaded.challenger, policy, rows[i], vec)
+                if loaded.challenger is not None and vec is not None and d.stage == "model"
+                else None
+            )
+            if d.score is not None:
+                self._drift(bundle, d.score)
             record = LogRecord(
                 event=rows[i],
                 features=_model_inputs(vec, bundle) if vec else None,
@@ -123,6 +138,7 @@ class DecisionEngine:
                 timings_ms=timings,
                 decided_at=decided_at,
                 shadow_policy=shadow_policy,
+                challenger=challenger,
             )
             self.sink.put(rows[i], record)
         return out
@@ -202,6 +218,33 @@ class DecisionEngine:
         agrees = would.action == d.action if would.action is not None else None
         self.metrics.shadow_policy.labels(str(would.action), str(agrees).lower()).inc()
         return {"version": candidate.version, **msgspec.structs.asdict(would), "agrees": agrees}
+
+    def _challenger(
+        self, challenger: Bundle, policy: Policy, row: dict[str, Any], vec: FeatureVector
+    ) -> dict[str, Any] | None:
+        """The challenger's scores and the action the same thresholds would give them (never acting)."""
+        try:
+            s = challenger.scorer.score(vec.values, reasons=0)
+        except Exception:
+            log.exception("challenger %s failed to score", challenger.manifest.version)
+            return None
+        action, rule = policy.threshold({**row, "score": s.score, "calibrated": s.calibrated, "ecdf": s.ecdf})
+        self.metrics.challenger.labels(action).inc()
+        return {"version": challenger.manifest.version, "score": s.score, "calibrated": s.calibrated,
+                "ecdf": s.ecdf, "action": action, "rule": rule}  # fmt: skip
+
+    def _drift(self, bundle: Bundle | None, score: float) -> None:
+        """Feed the live score into the PSI against the training ECDF; the gauge moves every `DRIFT_EVERY` scores."""
+        if bundle is None:
+            return
+        if self._drift_of is not bundle:
+            self._drift_of = bundle
+            self._drift_acc = DriftAccumulator(bundle.scorer.spec.ecdf.quantiles)
+        acc = self._drift_acc
+        assert acc is not None  # set together with _drift_of
+        acc.update(score)
+        if acc.count % DRIFT_EVERY == 0:
+            self.metrics.score_psi.set(acc.psi())
 
     def _count(self, d: Decision) -> None:
         self.metrics.decisions.labels(d.action, d.stage).inc()

@@ -50,6 +50,8 @@ class LogRecord(msgspec.Struct, frozen=True, kw_only=True):
     """When the decision was returned (UTC); the ETL partitions by its date."""
     shadow_policy: dict[str, Any] | None = None
     """What the shadow candidate policy would have decided, when one is configured."""
+    challenger: dict[str, Any] | None = None
+    """The challenger model's scores and would-be action, when one is configured and the model decided."""
 
 
 class _Event(msgspec.Struct):

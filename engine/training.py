@@ -10,6 +10,7 @@ import polars as pl
 from features.card_payment import CARD_PAYMENT, MODEL_FEATURES
 from features.offline import compute_offline
 from models import FeatureDef, TrainConfig, train_bundle
+from models.registry import Registry
 
 PROFILE_FILES = {"card": "cards", "customer": "customers", "merchant": "merchants", "device": "devices"}
 """Entity kind to the profile table's file stem in a data folder."""
@@ -41,7 +42,7 @@ def train_card_payment(
     progress: bool = True,
     version: str | None = None,
 ) -> Path:
-    """Train on `data_dir/events.parquet` and its profiles; write the bundle under `model_dir`, mark it CURRENT."""
+    """Train on `data_dir/events.parquet` and its profiles; write the bundle under `model_dir`, promote it."""
     events = pl.read_parquet(data_dir / "events.parquet")
     if label not in events.columns:
         raise ValueError(f"{data_dir / 'events.parquet'} has no label column `{label}`; pass --label NAME")
@@ -58,5 +59,5 @@ def train_card_payment(
         config=config or TrainConfig(),
         progress=progress,
     )
-    (model_dir / "CURRENT").write_text(path.name + "\n")
+    Registry(model_dir).promote(path.name)  # atomic, verified, and the previous champion goes to HISTORY
     return path

@@ -1,0 +1,67 @@
+"""Champion and challenger on a live app; promotion and rollback without a restart."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from litestar.testing import TestClient
+
+from engine.app import create_app
+from engine.settings import Settings, parse_api_keys
+from engine.training import train_card_payment
+from features import keys
+from models import TrainConfig
+from models.registry import Registry
+
+HEADERS = {"Authorization": "Bearer t0ken"}
+EVENT: dict[str, Any] = {
+    "event_id": "m-1", "event_type": "card_payment", "occurred_at": "2026-11-22T10:00:00Z", "card_id": "card-1",
+    "merchant_id": "mer-1", "mcc": "5732", "amount": 900.0, "currency": "BRL", "country": "BR", "channel": "ecommerce",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def two_models(small_data: Any, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """A registry holding the session's model and a second one trained after it (now champion)."""
+    registry = tmp_path_factory.mktemp("registry")
+    shutil.copytree(model_dir, registry, dirs_exist_ok=True)
+    first = Registry(registry).current
+    assert first is not None
+    second = train_card_payment(
+        small_data[0], registry, config=TrainConfig(num_trees=20, min_data_in_leaf=30, seed=3), progress=False,
+        version="second",
+    ).name  # fmt: skip
+    return registry, first, second
+
+
+def test_challenger_scores_in_shadow_and_promotion_swaps_without_restart(
+    redis_url: str, two_models: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    registry, first, second = two_models
+    Registry(registry).set_challenger(first)
+    settings = Settings(redis_url=redis_url, api_keys=parse_api_keys("ops:t0ken:decide+admin"), model_dir=registry,
+                        data_dir=tmp_path, policy_watch_s=0)  # fmt: skip
+    with TestClient(create_app(settings)) as c:
+        d = c.post("/v1/decide", json=EVENT, headers=HEADERS).json()
+        assert (d["stage"], d["model_version"]) == ("model", second)
+        assert "fraudgate_challenger_decisions_total" in c.get("/metrics").text
+        # roll back with the CLI's library, reload through the admin endpoint: no restart, no failed request
+        Registry(registry).rollback()
+        assert c.post("/v1/admin/reload", headers=HEADERS).status_code == 200
+        d2 = c.post("/v1/decide", json={**EVENT, "event_id": "m-2"}, headers=HEADERS).json()
+        assert d2["model_version"] == first
+    r = redis.Redis.from_url(redis_url)
+    end = time.monotonic() + 5
+    while r.xlen(keys.DECISION_STREAM) < 2 and time.monotonic() < end:
+        time.sleep(0.02)
+    record = json.loads(r.xrange(keys.DECISION_STREAM, count=1)[0][1][b"d"])
+    r.close()
+    ch = record["challenger"]
+    assert ch["version"] == first and 0 <= ch["score"] <= 1 and ch["action"] in {"approve", "review", "deny"}
+    assert record["decision"]["model_version"] == second
