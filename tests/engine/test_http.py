@@ -145,7 +145,7 @@ def test_velocity_and_log_are_written_after_the_response(client: TestClient[Any]
     assert r.xlen(keys.DECISION_STREAM) == 4  # every decision returned is logged, the retry too
     _, fields = r.xrange(keys.DECISION_STREAM, count=1)[0]
     record = json.loads(fields[b"d"])
-    assert set(record) == {"event", "features", "decision", "timings_ms", "decided_at", "shadow_policy"}
+    assert set(record) == {"event", "features", "decision", "timings_ms", "decided_at", "shadow_policy", "challenger"}
     assert record["decision"]["event_id"] == "v-0" and record["event"]["card_id"] == "card-123"
     r.close()
     # the fourth event (after 3 counted) sees them in its features
