@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+import msgspec
+import polars as pl
 
 from engine.commands import Handler, Subparsers
 from engine.settings import Settings
@@ -57,6 +61,28 @@ def _guarded(handler: Handler) -> Handler:
     return run
 
 
+def _compare(args: argparse.Namespace, _: Settings) -> int:
+    import json
+
+    from engine.etl import read_output
+    from models.compare import compare, compare_html
+
+    frame = read_output(args.etl).filter(pl.col("challenger") != "null")
+    records = [
+        {
+            "decision": {k: row[k] for k in ("score", "calibrated", "ecdf", "action")},
+            "challenger": json.loads(row["challenger"]),
+        }
+        for row in frame.iter_rows(named=True)
+    ]
+    result = compare(records)
+    print(msgspec.json.format(msgspec.json.encode(result)).decode())
+    if args.html:
+        args.html.write_text(compare_html(records))
+        print(f"report: {args.html}")
+    return 0
+
+
 def register(sub: Subparsers) -> None:
     """Add `models list|promote VERSION|rollback|challenger (VERSION | --clear)`."""
     m = sub.add_parser("models", help="model registry: versions, champion, challenger")
@@ -74,3 +100,7 @@ def register(sub: Subparsers) -> None:
     c.add_argument("version", metavar="VERSION", nargs="?")
     c.add_argument("--clear", action="store_true", help="remove the challenger")
     c.set_defaults(handler=_guarded(_challenger))
+    cmp = msub.add_parser("compare", help="champion vs challenger from the decision log (the ETL output)")
+    cmp.add_argument("--etl", type=Path, required=True, help="the ETL output folder (date=*/part-*.parquet)")
+    cmp.add_argument("--html", type=Path, default=None, help="write the HTML report with plots here")
+    cmp.set_defaults(handler=_guarded(_compare))

@@ -65,3 +65,28 @@ def test_challenger_scores_in_shadow_and_promotion_swaps_without_restart(
     ch = record["challenger"]
     assert ch["version"] == first and 0 <= ch["score"] <= 1 and ch["action"] in {"approve", "review", "deny"}
     assert record["decision"]["model_version"] == second
+
+
+def test_compare_report_from_the_decision_log(
+    redis_url: str, two_models: tuple[Path, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli import main
+    from engine.etl import drain
+
+    registry, first, _ = two_models
+    if Registry(registry).current != first:
+        Registry(registry).set_challenger(first)
+    settings = Settings(redis_url=redis_url, api_keys=parse_api_keys("ops:t0ken:decide+admin"), model_dir=registry,
+                        data_dir=tmp_path, policy_watch_s=0)  # fmt: skip
+    with TestClient(create_app(settings)) as c:
+        for i in range(20):
+            event = {**EVENT, "event_id": f"c-{i}", "amount": 50.0 + 97 * i}
+            assert c.post("/v1/decide", json=event, headers=HEADERS).status_code == 200
+    client = redis.Redis.from_url(redis_url)
+    drain(client, tmp_path / "etl", once=True, progress=False)
+    client.close()
+    html = tmp_path / "compare.html"
+    assert main(["models", "compare", "--etl", str(tmp_path / "etl"), "--html", str(html)]) == 0
+    summary = json.loads(capsys.readouterr().out.split("report:")[0])
+    assert summary["compared"] == 20 and 0 <= summary["agreement"] <= 1
+    assert "<img" in html.read_text()
