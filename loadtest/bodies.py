@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import polars as pl
+
+if TYPE_CHECKING:
+    from loadtest.synthetic import SyntheticConfig
 
 DROPPED_COLUMNS = ("is_fraud", "typology")  # labels: the engine must never see them
 MAX_SYNTHETIC_EVENTS = 50_000  # beyond this, events are reused with new ids: generation time stays bounded
@@ -23,16 +26,24 @@ def new_run_id() -> str:
     return f"lt{secrets.token_hex(4)}"
 
 
-def load_events(n_events: int, seed: int, parquet: Path | None) -> pl.DataFrame:
-    """Events as a DataFrame ready to serialize: labels dropped, `occurred_at` as RFC 3339 text in UTC (`...Z`)."""
+def load_events(
+    n_events: int, seed: int, parquet: Path | None, synthetic: SyntheticConfig | None = None
+) -> pl.DataFrame:
+    """Events ready to serialize, from `parquet`, else from the generator (`synthetic`, or a default config)."""
     if parquet is not None:
         frame = pl.read_parquet(parquet)
     else:
         from loadtest.synthetic import SyntheticConfig, generate  # lazy: only decide runs need it
 
-        frame = generate(SyntheticConfig(n_events=min(n_events, MAX_SYNTHETIC_EVENTS), seed=seed)).events
+        config = synthetic or SyntheticConfig(n_events=min(n_events, MAX_SYNTHETIC_EVENTS), seed=seed)
+        frame = generate(config).events
     if frame.height == 0:
         raise ValueError(f"no events to send (file {parquet})" if parquet else "the synthetic generator gave no events")
+    return prepare_events(frame)
+
+
+def prepare_events(frame: pl.DataFrame) -> pl.DataFrame:
+    """Labels dropped, `occurred_at` as RFC 3339 text in UTC (`...Z`); naive timestamps are taken as UTC."""
     frame = frame.drop([c for c in DROPPED_COLUMNS if c in frame.columns])
     dtype = frame.schema.get("occurred_at")
     if isinstance(dtype, pl.Datetime):

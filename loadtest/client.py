@@ -171,6 +171,7 @@ class OpenLoopSender:
         self.status = [0] * n
         self.error = [OK] * n
         self.bodies: list[bytes | None] = [None] * n
+        self.finished: list[int] = []  # indices in the order their outcome came: read by the progress snapshots
         self._idle: list[_Connection] = []
         self._conns: set[_Connection] = set()
         self._opening = 0
@@ -180,6 +181,11 @@ class OpenLoopSender:
         self._finished: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def dispatched(self) -> int:
+        """Requests whose send time has come (sent, or waiting for a connection)."""
+        return self._next
 
     @property
     def connections(self) -> int:
@@ -260,6 +266,7 @@ class OpenLoopSender:
         """Record a complete response and reuse the connection."""
         self.done[index] = time.monotonic()
         self.status[index] = status
+        self.finished.append(index)
         if self.keep_bodies:
             self.bodies[index] = body
         if conn.close_after:
@@ -273,6 +280,7 @@ class OpenLoopSender:
         """Record a request that ended without a response."""
         if self.error[index] == OK and self.status[index] == 0:
             self.error[index] = kind
+            self.finished.append(index)
             self._settle()
 
     def on_lost(self, conn: _Connection) -> None:

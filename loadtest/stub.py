@@ -1,8 +1,10 @@
 """A trivial keep-alive HTTP/1.1 server: the generator's own ceiling, and a controllable stall for its tests.
 
-`python -m loadtest.stub --port 8001` serves canned answers: `/v1/decide` a fixed decision, `/v1/decide/batch` one
-decision per event, `/stall` blocks the whole server once for `--stall-s` seconds (like a GC pause or a blocking call
-on the event loop) the first time it is hit `--stall-after-s` seconds after its first hit; anything else `{"ok":true}`.
+`python -m loadtest.stub --port 8001` serves canned answers: `/v1/decide` a fixed decision (a pre-policy one,
+`stub_small_amount`, when the event's `amount` is below 100), `/v1/decide/batch` one such decision per event,
+`/stall` blocks the whole server once for `--stall-s` seconds (like a GC pause or a blocking call on the event loop)
+the first time it is hit `--stall-after-s` seconds after its first hit; `/status/503` answers that status; anything
+else `{"ok":true}`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,38 @@ DECISION = msgspec.json.encode(
         "latency_ms": 0.1,
     }
 )
+PRE_POLICY_DECISION = msgspec.json.encode(
+    {**msgspec.json.decode(DECISION), "stage": "pre_policy", "rule": "stub_small_amount", "score": None,
+     "calibrated": None, "ecdf": None}
+)  # fmt: skip
+SMALL_AMOUNT = 100.0
+"""Events with an `amount` below this get `PRE_POLICY_DECISION` (so filter ratios can be tested); others `DECISION`."""
 _OK = b'{"ok":true}'
+
+
+class _Event(msgspec.Struct):
+    amount: float | None = None
+
+
+class _Events(msgspec.Struct):
+    events: list[_Event] = msgspec.field(default_factory=list)
+
+
+_decode_event = msgspec.json.Decoder(_Event).decode
+_decode_events = msgspec.json.Decoder(_Events).decode
+
+
+def _decide(event: _Event) -> bytes:
+    return PRE_POLICY_DECISION if event.amount is not None and event.amount < SMALL_AMOUNT else DECISION
+
+
+def _decide_body(body: bytes, batch: bool) -> bytes:
+    try:
+        if batch:
+            return b'{"decisions":[' + b",".join(_decide(e) for e in _decode_events(body).events) + b"]}"
+        return _decide(_decode_event(body))
+    except msgspec.DecodeError:
+        return DECISION if not batch else b'{"decisions":[]}'
 
 
 @dataclass
@@ -103,12 +136,14 @@ class _StubProtocol(asyncio.Protocol):
 
     def _answer(self, path: bytes, body: bytes) -> bytes:
         if path.startswith(b"/v1/decide/batch"):
-            n = body.count(b'"event_id"')
-            return _response(b'{"decisions":[' + b",".join([DECISION] * n) + b"]}")
+            return _response(_decide_body(body, batch=True))
         if path.startswith(b"/v1/decide"):
-            return _DECISION_RESPONSE
+            return _response(_decide_body(body, batch=False)) if body else _DECISION_RESPONSE
         if path.startswith(b"/stall"):
             self.stall.maybe_stall()
+        if path.startswith(b"/status/") and path[8:].isdigit():
+            code = int(path[8:])
+            return f"HTTP/1.1 {code} Stub\r\nContent-Length: 2\r\n\r\n{{}}".encode()
         return _OK_RESPONSE
 
 

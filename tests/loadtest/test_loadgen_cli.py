@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from loadtest.cli import main, parse_options
-from loadtest.report import Latency, Report, RunInfo
+from loadtest.report import Errors, Latency, Report, RunInfo
 from loadtest.session import BATCH_PATH, Options, Search, find_max
 from loadtest.stub import StubServer
 
@@ -103,9 +103,10 @@ def test_pass_writes_json_and_html(tmp_path: Path, capsys: pytest.CaptureFixture
     assert doc["run"]["method"] == "GET"
     assert doc["ok"] == doc["count"] > 0
     assert doc["status"] == {"200": doc["count"]}
-    assert set(doc["latency_ms"]) == {"p50", "p90", "p99", "p99_9", "max", "mean"}
+    assert set(doc["latency_ms"]) == {"p50", "p90", "p99", "p999", "max", "mean"}
     page = (tmp_path / "r.html").read_text()
-    assert page.count("data:image/png;base64,") == 2
+    assert page.count("data:image/png;base64,") == 3  # over time, histogram, by percentile
+    assert "Pre-policies" not in page  # a GET run has no decisions
 
 
 def _events(path: Path, n: int = 7) -> Path:
@@ -115,7 +116,7 @@ def _events(path: Path, n: int = 7) -> Path:
             "event_type": ["card_payment"] * n,
             "occurred_at": [datetime(2026, 11, 22, 10, 0, i, tzinfo=UTC) for i in range(n)],
             "card_id": [f"card-{i % 3}" for i in range(n)],
-            "amount": [12.5 + i for i in range(n)],
+            "amount": [12.5 + 50 * i for i in range(n)],  # the stub takes the first two (< 100) by pre-policy
             "is_fraud": [False] * n,
             "typology": [None] * n,
         }
@@ -145,32 +146,40 @@ def test_decide_replay_counts_stages_actions_and_degraded(
     assert code == 0
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["run"]["url"].endswith("/v1/decide/batch" if batch == "3" else "/v1/decide")
-    assert doc["stage"] == {"model": 1.0}
-    assert doc["action"] == {"approve": 1.0}
-    assert doc["degraded"] == 0.0
+    b = int(batch)
+    # Requests 10.. are measured (0.1 s warm-up at 100/s); event k of the cycle of 7 is filtered when k % 7 < 2.
+    sent = [(i * b + j) % 7 for i in range(10, 10 + doc["count"]) for j in range(b)]
+    filtered = sum(k < 2 for k in sent)
+    assert doc["stages"] == {"model": len(sent) - filtered, "pre_policy": filtered}
+    assert doc["per_rule"] == {"stub_small_amount": filtered}
+    assert doc["filter_ratio"] == round(filtered / len(sent), 6)
+    assert doc["actions"] == {"approve": len(sent)}
+    assert doc["decisions"] == len(sent)
+    assert doc["degraded"] == 0
     assert doc["unparsed"] == 0
-    assert "stage        model 100.0%" in capsys.readouterr().out
+    assert "per rule      stub_small_amount" in capsys.readouterr().out
 
 
-def test_connection_refused_is_counted_and_fails(tmp_path: Path) -> None:
+def test_nothing_listening_exits_2_with_a_clear_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, never listening: connections are refused
         code = main(["--url", f"http://127.0.0.1:{port}", "--path", "/healthz", "--json", str(tmp_path / "r.json"),
                      *FAST])  # fmt: skip
-    doc = json.loads((tmp_path / "r.json").read_text())
-    assert code == 1
-    assert doc["errors"] == {"connect_error": doc["count"]}
-    assert doc["ok"] == 0
+    assert code == 2
+    assert f"error: cannot connect to 127.0.0.1:{port}" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
 
 
 def _fake_report(rate: float, ok: bool) -> Report:
-    lat = Latency(1.0, 1.0, 10.0 if ok else 100.0, 1.0, 1.0, 1.0)
-    info = RunInfo("r", "GET", "u", "constant", rate, 1.0, 0.0, 1, 1, 5.0, 50.0)
+    lat = Latency(p50=1.0, p90=1.0, p99=10.0 if ok else 100.0, p999=1.0, max=1.0, mean=1.0)
+    info = RunInfo(run_id="r", method="GET", url="u", arrivals="constant", rate=rate, duration_s=1.0, warmup_s=0.0,
+                   batch_size=1, processes=1, late_threshold_ms=5.0, sla_p99_ms=50.0)  # fmt: skip
     return Report(
-        run=info, count=100, ok=100, errors={}, late_sends=0, lateness_ms=lat, intended_rate=rate,
-        achieved_rate=rate, response_rate=rate, latency_ms=lat, service_ms=lat, status={}, stage={}, action={},
-        degraded=None, unparsed=0, generator_cpu_pct=1.0, sla_ok=ok,
+        run=info, count=100, ok=100, errors=Errors({}, {}, 0), late_sends=0, send_lag_ms=lat, target_rate=rate,
+        achieved_rate=rate, response_rate=rate, duration_s=1.0, latency_ms=lat, service_ms=lat, status={}, stages={},
+        actions={}, filter_ratio=None, per_rule={}, degraded=0, decisions=0, unparsed=0, generator_cpu_pct=1.0,
+        sla_met=ok, filter_ratio_met=None, passed=ok, latency_histogram=[],
     )  # fmt: skip
 
 
@@ -186,11 +195,15 @@ def test_find_max_steps_up_then_bisects(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr("loadtest.session.time.sleep", lambda s: None)
     search: Search = find_max(Options(path="/healthz", rate=100.0, sla_p99_ms=50.0), log=lambda line: None)
     assert search.best is not None
-    best = search.best[0].intended_rate
+    best = search.best[0].target_rate
     assert capacity / 1.5 < best <= capacity
+    assert search.max_rate == best
+    curve = search.curve
+    assert [p.target_rate for p in curve] == sorted(seen)
+    assert [p.sustainable for p in curve] == [r <= capacity for r in sorted(seen)]
     assert seen[:6] == pytest.approx([100 * 1.5**k for k in range(6)])
     assert len(seen) == 6 + 1 + 2  # up to the first failure (1139), then two bisection steps
-    assert msgspec.json.decode(msgspec.json.encode(search.steps))[0]["intended_rate"] == 100.0
+    assert msgspec.json.decode(msgspec.json.encode(search.steps))[0]["target_rate"] == 100.0
 
 
 def test_two_worker_processes_share_the_schedule(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def test_stall_shows_in_open_loop_p99_but_a_closed_loop_hides_it() -> None:
         assert stub.stall.stalled
     assert report.count == 400
     assert report.ok == 400
-    assert not report.errors
+    assert report.errors.total == 0
     assert report.latency_ms.p99 >= 900.0
     assert report.latency_ms.max >= 950.0
     assert report.latency_ms.p50 < 900.0  # the stall does not block everything
@@ -70,6 +70,6 @@ def test_one_connection_queues_requests_but_still_measures_from_intended_time() 
 def test_requests_outliving_the_timeout_are_counted_as_timeouts() -> None:
     with StubServer(StallState(stall_after_s=0.5, stall_s=1.0)) as stub:
         report = _open_loop(stub, timeout=0.4)
-    assert report.errors.get("timeout", 0) > 20
-    assert report.ok + report.errors["timeout"] == report.count
+    assert report.errors.by_kind.get("timeout", 0) > 20
+    assert report.ok + report.errors.by_kind["timeout"] == report.count
     assert report.latency_ms.max < 450.0  # a response after the timeout never counts as an answer
