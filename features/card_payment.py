@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from features.specs import (
+    DelayedRisk,
     DerivedSpec,
+    DistinctWindow,
     FeatureSet,
     ProfileField,
     ProfileSpec,
@@ -14,8 +16,16 @@ from features.specs import (
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
 
-def _vel(entity: str, key: str, windows: list[tuple[str, int, int, bool]]) -> VelocitySpec:
+def _vel(
+    entity: str,
+    key: str,
+    windows: list[tuple[str, int, int, bool]],
+    distinct: tuple[DistinctWindow, ...] = (),
+    delayed: tuple[DelayedRisk, ...] = (),
+) -> VelocitySpec:
     return VelocitySpec(
+        distinct=distinct,
+        delayed=delayed,
         entity=entity,
         key=key,
         windows=tuple(
@@ -91,9 +101,48 @@ CARD_PAYMENT = FeatureSet(
         ),
     ),
     velocity=(
-        _vel("card", "card_id", [("10m", 10, MINUTE, True), ("1h", 60, MINUTE, False), ("24h", 24, HOUR, True)]),
-        _vel("device", "device_id", [("1h", 60, MINUTE, False), ("24h", 24, HOUR, False)]),
-        _vel("ip", "ip", [("1h", 60, MINUTE, False), ("24h", 24, HOUR, False)]),
+        _vel(
+            "card",
+            "card_id",
+            [("10m", 10, MINUTE, True), ("1h", 60, MINUTE, False), ("24h", 24, HOUR, True)],
+            distinct=(
+                DistinctWindow(
+                    feature="card_distinct_merchants_24h", field="merchant_id", buckets=24, granularity_s=HOUR
+                ),
+            ),
+        ),
+        # 30 days on day buckets: a read is 30 fields, not 43,200 minutes
+        _vel(
+            "customer",
+            "customer_id",
+            [("24h", 24, HOUR, True), ("7d", 7, DAY, False), ("30d", 30, DAY, True)],
+        ),
+        _vel(
+            "merchant",
+            "merchant_id",
+            [("1h", 60, MINUTE, False), ("24h", 24, HOUR, True)],
+            distinct=(
+                DistinctWindow(feature="merchant_distinct_cards_1h", field="card_id", buckets=60, granularity_s=MINUTE),
+            ),
+            # chargebacks take days: the share of confirmed fraud among the merchant's sales 8 to 14 days ago
+            delayed=(DelayedRisk(feature="merchant_fraud_share_7d", delay_days=7, days=7),),
+        ),
+        _vel(
+            "device",
+            "device_id",
+            [("1h", 60, MINUTE, False), ("24h", 24, HOUR, False)],
+            distinct=(
+                DistinctWindow(feature="device_distinct_cards_24h", field="card_id", buckets=24, granularity_s=HOUR),
+            ),
+        ),
+        _vel(
+            "ip",
+            "ip",
+            [("1h", 60, MINUTE, False), ("24h", 24, HOUR, False)],
+            distinct=(
+                DistinctWindow(feature="ip_distinct_cards_1h", field="card_id", buckets=60, granularity_s=MINUTE),
+            ),
+        ),
     ),
     derived=(
         DerivedSpec(feature="hour", expr="hour_of(occurred_at)"),
@@ -133,5 +182,18 @@ MODEL_FEATURES: tuple[tuple[str, str], ...] = (
     ("device_cnt_24h", "numeric"),
     ("ip_cnt_1h", "numeric"),
     ("ip_cnt_24h", "numeric"),
+    ("card_distinct_merchants_24h", "numeric"),
+    ("customer_cnt_24h", "numeric"),
+    ("customer_sum_24h", "numeric"),
+    ("customer_cnt_7d", "numeric"),
+    ("customer_cnt_30d", "numeric"),
+    ("customer_sum_30d", "numeric"),
+    ("merchant_cnt_1h", "numeric"),
+    ("merchant_cnt_24h", "numeric"),
+    ("merchant_sum_24h", "numeric"),
+    ("merchant_distinct_cards_1h", "numeric"),
+    ("merchant_fraud_share_7d", "numeric"),
+    ("device_distinct_cards_24h", "numeric"),
+    ("ip_distinct_cards_1h", "numeric"),
 )
 """The model's inputs: (feature name, `numeric` | `categorical`), in bundle order."""

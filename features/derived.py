@@ -29,6 +29,10 @@ def schema_of(fs: FeatureSet) -> dict[str, FieldType]:
             schema[w.count_feature] = FieldType.INT
             if w.sum_feature:
                 schema[w.sum_feature] = FieldType.FLOAT
+        for d in v.distinct:
+            schema[d.feature] = FieldType.INT
+        for r in v.delayed:
+            schema[r.feature] = FieldType.FLOAT
     return schema
 
 

@@ -1,7 +1,10 @@
 """Fetch an event's features from Redis: one pipelined round trip per dependency level, bounded in time.
 
-Several events (a batch) share the same round trips. A level that fails or runs out of time leaves its features, and
-everything keyed on them, at their defaults; they are listed as missing and the failure is reported, never raised.
+Several events (a batch) share the same round trips. Profiles are read in the version the marker names; the executor
+remembers it for `VERSION_REFRESH_S` and refreshes it in the background, and a replaced version lives on for a grace
+period (`features.loader`), so every fetch reads one whole version. A level that fails or runs out of time leaves its
+features, and everything keyed on them, at their defaults; they are listed as missing and the failure is reported,
+never raised.
 """
 
 from __future__ import annotations
@@ -13,15 +16,27 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from features import keys
 from features.derived import DerivedFeatures
 from features.plan import Level, build_levels
-from features.specs import FeatureSet, ProfileField, ValueType
-from features.velocity import bucket_fields, bucket_of, granularities, window_values
+from features.specs import DelayedRisk, FeatureSet, ProfileField, ValueType, VelocitySpec
+from features.velocity import (
+    DAY,
+    bucket_fields,
+    bucket_of,
+    delayed_days,
+    distinct_range,
+    granularities,
+    window_values,
+)
 
 Row = Mapping[str, Any]
+
+VERSION_REFRESH_S = 1.0
+"""How long the live profile version is trusted before it is re-read (well under the loader's retire grace)."""
 
 
 class FeatureVector(msgspec.Struct):
@@ -71,17 +86,20 @@ def _entity_id(row: Row, key: Sequence[str]) -> str | None:
 class FeatureExecutor:
     """Fetches a `FeatureSet` from Redis for a batch of events. Built once; safe to share between requests."""
 
-    def __init__(self, feature_set: FeatureSet, redis: Redis) -> None:
+    def __init__(self, feature_set: FeatureSet, redis: Redis | RedisCluster) -> None:
         self.feature_set = feature_set
         self.levels: tuple[Level, ...] = build_levels(feature_set)
         self.derived = DerivedFeatures(feature_set)
         self._redis = redis
         self._granularities = {v.entity: granularities(v) for v in feature_set.velocity}
+        self._version: int | None = None
+        self._version_read_at = -float("inf")
+        self._refresh: asyncio.Task[None] | None = None
 
     async def fetch(self, rows: Sequence[Row], deadline: float) -> list[FeatureVector]:
         """Features for each row, finishing by `deadline` (a `time.monotonic()` instant)."""
         out = [FeatureVector(values=dict(row), missing=[]) for row in rows]
-        failure: str | None = None
+        failure = await self._check_version(deadline) if self.feature_set.profiles else None
         for level in self.levels:
             if failure is None:
                 failure = await self._fetch_level(level, out, deadline)
@@ -90,6 +108,29 @@ class FeatureExecutor:
         for vec in out:
             self.derived.apply(vec.values)
         return out
+
+    async def _check_version(self, deadline: float) -> str | None:
+        """Make sure a profile version is known; a stale one is refreshed in the background, not on this request."""
+        age = time.monotonic() - self._version_read_at
+        if age < VERSION_REFRESH_S:
+            return None
+        if self._version_read_at > -float("inf"):
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.create_task(self._read_version())
+            return None
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await self._read_version()
+        except TimeoutError:
+            return "deadline"
+        except (RedisError, OSError):
+            return "redis_error"
+        return None
+
+    async def _read_version(self) -> None:
+        raw = await self._redis.hget(keys.profiles_marker_key(self.feature_set.name), "version")
+        self._version = int(raw) if raw is not None else None
+        self._version_read_at = time.monotonic()
 
     async def _fetch_level(self, level: Level, out: list[FeatureVector], deadline: float) -> str | None:
         remaining = deadline - time.monotonic()
@@ -118,25 +159,39 @@ class FeatureExecutor:
         values = vec.values
         for p in level.profiles:
             entity_id = _entity_id(values, p.key)
-            if entity_id is None:
+            if entity_id is None or self._version is None:
                 for f in p.fields:
                     values[f.feature] = f.default
                 continue
-            pipe.hmget(keys.profile_key(p.entity, entity_id), [f.column for f in p.fields])
+            pipe.hmget(keys.profile_key(p.entity, entity_id, self._version), [f.column for f in p.fields])
             readers.append(_profile_reader(values, p.fields))
         for v in level.velocity:
             entity_id = _entity_id(values, (v.key,))
             if entity_id is None:
-                for w in v.windows:
-                    values[w.count_feature] = None
-                    if w.sum_feature:
-                        values[w.sum_feature] = None
+                for name in _velocity_names(v):
+                    values[name] = None
                 continue
-            ts = values["occurred_at"].timestamp()
-            for g, kept in self._granularities[v.entity].items():
-                pipe.hmget(keys.velocity_key(v.entity, entity_id, g), bucket_fields(bucket_of(ts, g), kept))
-                windows = [w for w in v.windows if w.granularity_s == g]
-                readers.append(_velocity_reader(values, kept, windows))
+            self._queue_velocity(v, entity_id, values, pipe, readers)
+
+    def _queue_velocity(
+        self, v: VelocitySpec, entity_id: str, values: dict[str, Any], pipe: Any, readers: list[Callable[[Any], None]]
+    ) -> None:
+        ts = values["occurred_at"].timestamp()
+        day_counts: list[Any] = []
+        for g, kept in self._granularities[v.entity].items():
+            b = bucket_of(ts, g)
+            pipe.hmget(keys.velocity_key(v.entity, entity_id, g), bucket_fields(b, kept))
+            windows = [w for w in v.windows if w.granularity_s == g]
+            readers.append(_velocity_reader(values, kept, windows, day_counts if g == DAY else None))
+        for d in v.distinct:
+            lo, hi = distinct_range(bucket_of(ts, d.granularity_s), d)
+            pipe.zcount(keys.distinct_key(v.entity, entity_id, d.field, d.granularity_s), lo, hi)
+            readers.append(_scalar_reader(values, d.feature))
+        if v.delayed:
+            day = bucket_of(ts, DAY)
+            kept = self._granularities[v.entity][DAY]
+            pipe.hgetall(keys.label_key(v.entity, entity_id))
+            readers.append(_delayed_reader(values, v.delayed, day, kept, day_counts))
 
     def _default_level(self, level: Level, out: list[FeatureVector], failure: str) -> None:
         for vec in out:
@@ -146,12 +201,9 @@ class FeatureExecutor:
                     vec.values[f.feature] = f.default
                     vec.missing.append(f.feature)
             for v in level.velocity:
-                for w in v.windows:
-                    vec.values[w.count_feature] = None
-                    vec.missing.append(w.count_feature)
-                    if w.sum_feature:
-                        vec.values[w.sum_feature] = None
-                        vec.missing.append(w.sum_feature)
+                for name in _velocity_names(v):
+                    vec.values[name] = None
+                    vec.missing.append(name)
 
 
 def _profile_reader(values: dict[str, Any], fields: Sequence[ProfileField]) -> Callable[[Any], None]:
@@ -162,8 +214,40 @@ def _profile_reader(values: dict[str, Any], fields: Sequence[ProfileField]) -> C
     return read
 
 
-def _velocity_reader(values: dict[str, Any], kept: int, windows: Sequence[Any]) -> Callable[[Any], None]:
+def _velocity_names(v: VelocitySpec) -> list[str]:
+    names = [n for w in v.windows for n in (w.count_feature, w.sum_feature) if n]
+    return names + [d.feature for d in v.distinct] + [r.feature for r in v.delayed]
+
+
+def _scalar_reader(values: dict[str, Any], feature: str) -> Callable[[Any], None]:
+    def read(reply: int) -> None:
+        values[feature] = int(reply)
+
+    return read
+
+
+def _delayed_reader(
+    values: dict[str, Any], specs: Sequence[DelayedRisk], day: int, kept: int, day_counts: list[Any]
+) -> Callable[[Any], None]:
+    """Fraud share from the label hash (this reply) over the day counts the day-bucket reader kept."""
+
+    def read(reply: dict[bytes, bytes]) -> None:
+        first = day - kept + 1  # bucket of day_counts[0]
+        for r in specs:
+            span = delayed_days(day, r.delay_days, r.days)
+            txs = sum(int(day_counts[x - first]) for x in span if day_counts[x - first] is not None)
+            frauds = sum(int(reply.get(f"f{x}".encode(), 0)) for x in span)
+            values[r.feature] = frauds / txs if txs else None
+
+    return read
+
+
+def _velocity_reader(
+    values: dict[str, Any], kept: int, windows: Sequence[Any], keep_counts: list[Any] | None
+) -> Callable[[Any], None]:
     def read(reply: list[bytes | None]) -> None:
+        if keep_counts is not None:
+            keep_counts[:] = reply[:kept]
         for w in windows:
             count, total = window_values(reply, kept, w)
             values[w.count_feature] = count

@@ -59,6 +59,34 @@ class VelocityWindow(Base, frozen=True):
     """Bucket size in seconds: 60 (minutes), 3600 (hours) or 86400 (days)."""
 
 
+class DistinctWindow(Base, frozen=True):
+    """The number of distinct values of an event field seen for an entity over a trailing window (exact)."""
+
+    feature: str
+    """Feature name, e.g. `card_distinct_merchants_24h`."""
+    field: str
+    """Event field whose distinct values are counted, e.g. `merchant_id`; events without it are not counted."""
+    buckets: int
+    """Window length in buckets of `granularity_s` (the current bucket included)."""
+    granularity_s: int
+    """Bucket size in seconds: 60, 3600 or 86400."""
+
+
+class DelayedRisk(Base, frozen=True):
+    """Share of an entity's transactions later confirmed as fraud, over days that labels have had time to reach.
+
+    For an event on day `b` it reads the days `b - delay_days - days + 1 ... b - delay_days`: frauds are the labels
+    loaded (`fraudgate labels load`) by the time of the read, transactions are the entity's velocity counts.
+    """
+
+    feature: str
+    """Feature name, e.g. `merchant_fraud_share_7d`."""
+    delay_days: int
+    """Days between a transaction and the first read that may use its label (the label delay), >= 1."""
+    days: int
+    """Number of transaction days in the window, >= 1."""
+
+
 class VelocitySpec(Base, frozen=True):
     """Real-time aggregates for one entity kind, updated by every event after its response."""
 
@@ -68,6 +96,10 @@ class VelocitySpec(Base, frozen=True):
     """Event field holding the entity id; events without it neither read nor update."""
     windows: tuple[VelocityWindow, ...]
     """Windows served as features."""
+    distinct: tuple[DistinctWindow, ...] = ()
+    """Distinct-count windows served as features."""
+    delayed: tuple[DelayedRisk, ...] = ()
+    """Delayed fraud-share features fed by labels (they keep `delay_days + days` day buckets of counts)."""
     timeout_ms: float = 20.0
     """Most this lookup may take inside the request's budget."""
 
@@ -105,6 +137,8 @@ class FeatureSet(Base, frozen=True):
                 names.append(w.count_feature)
                 if w.sum_feature:
                     names.append(w.sum_feature)
+            names += [d.feature for d in v.distinct]
+            names += [d.feature for d in v.delayed]
         return names
 
 

@@ -7,18 +7,27 @@ A window of `n` buckets of `g` seconds, read for an event at time `t`, covers th
 Why hashes of buckets rather than a sorted set of events: memory is bounded by the number of buckets, not by the
 traffic of the entity (an IP behind a NAT or a busy merchant would grow a sorted set without limit), and a read is one
 HMGET per entity and granularity. The price is the bucket edge: a "10 minute" window spans 9 to 10 minutes.
+Long windows use coarse buckets (30 days = 30 day buckets), so a read never fetches more than a few dozen fields.
+
+Distinct counts are exact: a sorted set per entity, field and granularity maps each value to the last bucket it was
+seen in, trimmed to the longest window, so a read is one ZCOUNT and memory grows with the distinct values of the
+window, not with traffic. (A HyperLogLog would cap memory at 12 kB per key but is approximate, which would break the
+online = offline guarantee; a card or device sees a handful of distinct values a day, far below where it pays.) It
+assumes events arrive in time order to within a bucket: a value seen again later keeps its later bucket.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from features.specs import VelocitySpec, VelocityWindow
+from features.specs import DistinctWindow, VelocitySpec, VelocityWindow
 
 DEDUPE_S = 7 * 86400
 """How long an event id is remembered per entity, so a retried event is not counted twice."""
 
-GRANULARITIES = (60, 3600, 86400)
+DAY = 86400
+
+GRANULARITIES = (60, 3600, DAY)
 """Bucket sizes we support: minutes, hours, days."""
 
 
@@ -42,7 +51,35 @@ def granularities(spec: VelocitySpec) -> dict[int, int]:
                 f"got {w.granularity_s}"
             )
         keep[w.granularity_s] = max(keep.get(w.granularity_s, 0), w.buckets)
+    for r in spec.delayed:
+        if r.delay_days < 1 or r.days < 1:
+            raise ValueError(f"delayed feature `{r.feature}`: delay_days and days must be >= 1")
+        # the transaction counts of the delayed window come from the day buckets
+        keep[DAY] = max(keep.get(DAY, 0), r.delay_days + r.days)
     return keep
+
+
+def distinct_groups(spec: VelocitySpec) -> dict[tuple[str, int], int]:
+    """For each (field, granularity) of the spec's distinct windows, the longest window in buckets."""
+    keep: dict[tuple[str, int], int] = {}
+    for d in spec.distinct:
+        if d.granularity_s not in GRANULARITIES:
+            raise ValueError(
+                f"distinct window `{d.feature}`: granularity_s must be one of {GRANULARITIES}, got {d.granularity_s}"
+            )
+        k = (d.field, d.granularity_s)
+        keep[k] = max(keep.get(k, 0), d.buckets)
+    return keep
+
+
+def distinct_range(bucket: int, window: DistinctWindow) -> tuple[int, int]:
+    """ZCOUNT bounds (inclusive) of `window` read in `bucket`."""
+    return bucket - window.buckets + 1, bucket
+
+
+def delayed_days(day: int, delay_days: int, days: int) -> range:
+    """The transaction days a delayed feature read on `day` covers."""
+    return range(day - delay_days - days + 1, day - delay_days + 1)
 
 
 def bucket_fields(bucket: int, n: int) -> list[str]:
@@ -62,18 +99,20 @@ def window_values(values: Sequence[bytes | str | None], n_kept: int, window: Vel
 
 
 UPDATE_LUA = """
--- KEYS[1]: seen sorted set; KEYS[2..]: one bucket hash per granularity
--- ARGV: event_id, ts, cents, dedupe_s, then per granularity: seconds, buckets_kept, ttl_s
+-- KEYS[1]: seen sorted set; KEYS[2 .. ng+1]: one bucket hash per granularity; then one distinct sorted set each
+-- ARGV: event_id, ts, cents, dedupe_s, ng, then per granularity: seconds, buckets_kept, ttl_s,
+--       then per distinct set: seconds, buckets_kept, ttl_s, value
 local ts = tonumber(ARGV[2])
 if redis.call('ZADD', KEYS[1], 'NX', ts, ARGV[1]) == 0 then return 0 end
 local dedupe = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (ts - dedupe))
 redis.call('EXPIRE', KEYS[1], dedupe)
 local cents = tonumber(ARGV[3])
-for i = 2, #KEYS do
-  local base = 5 + (i - 2) * 3
-  local g = tonumber(ARGV[base])
-  local keep = tonumber(ARGV[base + 1])
+local ng = tonumber(ARGV[5])
+local a = 6
+for i = 2, ng + 1 do
+  local g = tonumber(ARGV[a])
+  local keep = tonumber(ARGV[a + 1])
   local b = math.floor(ts / g)
   redis.call('HINCRBY', KEYS[i], 'c' .. b, 1)
   redis.call('HINCRBY', KEYS[i], 's' .. b, cents)
@@ -86,8 +125,17 @@ for i = 2, #KEYS do
       if tonumber(string.sub(f, 2)) <= b - keep then redis.call('HDEL', KEYS[i], f) end
     end
   end
-  redis.call('EXPIRE', KEYS[i], ARGV[base + 2])
+  redis.call('EXPIRE', KEYS[i], ARGV[a + 2])
+  a = a + 3
+end
+for i = ng + 2, #KEYS do
+  local b = math.floor(ts / tonumber(ARGV[a]))
+  -- GT: a value keeps the latest bucket it was seen in; values older than the longest window go
+  redis.call('ZADD', KEYS[i], 'GT', b, ARGV[a + 3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', b - tonumber(ARGV[a + 1]))
+  redis.call('EXPIRE', KEYS[i], ARGV[a + 2])
+  a = a + 4
 end
 return 1
 """
-"""Atomic, idempotent update of one entity's buckets; returns 1 when counted, 0 when the event was seen before."""
+"""Atomic, idempotent update of one entity's buckets and distinct sets; 1 when counted, 0 when seen before."""

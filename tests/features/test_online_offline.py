@@ -1,145 +1,154 @@
-"""Online (Redis) features equal the offline (Polars) twin, event by event."""
+"""Online (Redis) features equal the offline (Polars) twin, event by event, on a single Redis and on a cluster."""
 
 from __future__ import annotations
 
-import asyncio
-import math
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
-import redis
-import redis.asyncio as aredis
+from fstest import Store, compare
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from features.card_payment import CARD_PAYMENT
 from features.derived import DerivedFeatures
-from features.executor import FeatureExecutor
-from features.loader import load_profiles
+from features.labels import with_label_delay
 from features.offline import compute_offline
-from features.specs import FeatureSet, with_timeouts
-from features.updates import VelocityUpdater
+from features.specs import DelayedRisk, DistinctWindow, FeatureSet, VelocitySpec, VelocityWindow, with_timeouts
 
 FS = with_timeouts(CARD_PAYMENT, 2_000)
-NAMES = FS.fetched_names() + [d.feature for d in FS.derived]
 
 
-async def _online(url: str, fs: FeatureSet, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    client = aredis.Redis.from_url(url)
-    try:
-        executor, updater = FeatureExecutor(fs, client), VelocityUpdater(fs, client)
-        out = []
-        for row in rows:
-            (vec,) = await executor.fetch([row], time.monotonic() + 5)
-            assert vec.failure is None, vec.failure
-            out.append(vec.values)
-            async with client.pipeline(transaction=False) as pipe:
-                updater.queue(pipe, row)
-                await pipe.execute()
-        return out
-    finally:
-        await client.aclose()
-
-
-def _same(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, float) or isinstance(b, float):
-        return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-9)
-    return bool(a == b)
-
-
-def _compare(events: pl.DataFrame, profiles: dict[str, pl.DataFrame], url: str) -> int:
-    client = redis.Redis.from_url(url)
-    client.flushall()
-    load_profiles(client, FS, profiles, snapshot="t", progress=False)
-    client.close()
-    offline = compute_offline(events, profiles, FS).to_dicts()
-    online = asyncio.run(_online(url, FS, events.to_dicts()))
-    for i, (on, off) in enumerate(zip(online, offline, strict=True)):
-        diff = {n: (on.get(n), off.get(n)) for n in NAMES if not _same(on.get(n), off.get(n))}
-        assert not diff, f"event {i} ({off['event_id']}): online vs offline differ: {diff}"
-    return len(online)
-
-
-def test_generated_traffic_agrees(redis_url: str, small_data: Any, profiles: dict[str, pl.DataFrame]) -> None:
-    """600 consecutive generated events (entity reuse, card-testing bursts included) agree on every feature."""
+def test_generated_traffic_agrees(store: Store, small_data: Any, profiles: dict[str, pl.DataFrame]) -> None:
+    """400 consecutive generated events (card-testing burst, entity reuse, labels 1 h late) agree on every feature."""
     _, data = small_data
-    events = data.events.drop("is_fraud", "typology")
-    # a slice where bursts and reuse make velocity non-trivial
     burst = data.events.with_row_index().filter(pl.col("typology") == "card_testing")["index"][0]
-    window = events.slice(max(0, burst - 300), 600)
-    assert _compare(window, profiles, redis_url) == 600
-    assert compute_offline(window, profiles, FS)["card_cnt_10m"].max() > 0  # velocity really was exercised
+    window = data.events.slice(max(0, burst - 200), 400)
+    labels = with_label_delay(window, 3600)
+    events = window.drop("is_fraud", "typology")
+    assert compare(store, FS, events, profiles, labels) == 400
+    offline = compute_offline(events, profiles, FS, labels)
+    assert offline["card_cnt_10m"].max() > 0 and offline["merchant_distinct_cards_1h"].max() > 1  # type: ignore[operator]
 
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+DAY = 86400
+
+# a small set whose windows a few dozen drawn events can fill: hours and days, distinct counts, delayed labels
+SMALL = FeatureSet(
+    name="small",
+    version="1",
+    event_fields={
+        "event_id": "str",
+        "occurred_at": "datetime",
+        "card_id": "str",
+        "merchant_id": "str",
+        "device_id": "str",
+        "amount": "float",
+    },
+    profiles=(),
+    velocity=(
+        VelocitySpec(
+            entity="card",
+            key="card_id",
+            windows=(
+                VelocityWindow(count_feature="card_cnt_2h", sum_feature="card_sum_2h", buckets=2, granularity_s=3600),
+                VelocityWindow(count_feature="card_cnt_3d", sum_feature="card_sum_3d", buckets=3, granularity_s=DAY),
+            ),
+            distinct=(
+                DistinctWindow(feature="card_dm_1h", field="merchant_id", buckets=1, granularity_s=3600),
+                DistinctWindow(feature="card_dm_3h", field="merchant_id", buckets=3, granularity_s=3600),
+                DistinctWindow(feature="card_dd_2d", field="device_id", buckets=2, granularity_s=DAY),
+            ),
+        ),
+        VelocitySpec(
+            entity="merchant",
+            key="merchant_id",
+            windows=(VelocityWindow(count_feature="mer_cnt_1d", sum_feature=None, buckets=1, granularity_s=DAY),),
+            distinct=(DistinctWindow(feature="mer_dc_2d", field="card_id", buckets=2, granularity_s=DAY),),
+            delayed=(
+                DelayedRisk(feature="mer_risk_1_2", delay_days=1, days=2),
+                DelayedRisk(feature="mer_risk_2_1", delay_days=2, days=1),
+            ),
+            timeout_ms=2_000,
+        ),
+    ),
+    derived=(),
+)
 
 event_st = st.fixed_dictionaries(
     {
-        "dt": st.integers(0, 3 * 3600),
-        "card_id": st.sampled_from(["card-1", "card-2", "card-3"]),
-        "device_id": st.sampled_from(["dev-1", "dev-2", None]),
-        "ip": st.sampled_from(["10.0.0.1", "10.0.0.2", None]),
+        "dt": st.integers(0, 5 * DAY),
+        "card_id": st.sampled_from(["c1", "c2", "c3", None]),
+        "merchant_id": st.sampled_from(["m1", "m2", "m3"]),
+        "device_id": st.sampled_from(["d1", "d2", None]),
         "amount": st.decimals(min_value=0, max_value=5000, places=2).map(float),
-        "country": st.sampled_from(["BR", "US"]),
+        "fraud": st.booleans(),
+        "label_delay": st.integers(0, 3 * DAY),
     }
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(event_st, min_size=1, max_size=30))
-def test_random_event_streams_agree(redis_url: str, drawn: list[dict[str, Any]]) -> None:
-    """Hypothesis-drawn streams (same-second events, bucket edges, missing keys) agree with the offline twin."""
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(event_st, min_size=1, max_size=40))
+def test_random_event_streams_agree(store: Store, drawn: list[dict[str, Any]]) -> None:
+    """Drawn streams (same-second events, bucket edges, missing keys, labels arriving late) agree with the twin."""
     drawn = sorted(drawn, key=lambda d: d["dt"])
+    rows = [
+        {
+            "event_id": f"e{i}",
+            "occurred_at": T0 + timedelta(seconds=d["dt"]),
+            "card_id": d["card_id"],
+            "merchant_id": d["merchant_id"],
+            "device_id": d["device_id"],
+            "amount": d["amount"],
+        }
+        for i, d in enumerate(drawn)
+    ]
     events = pl.DataFrame(
-        [
-            {
-                "event_id": f"e{i}",
-                "event_type": "card_payment",
-                "occurred_at": T0 + timedelta(seconds=d["dt"]),
-                "card_id": d["card_id"],
-                "customer_id": None,
-                "merchant_id": "mer-1",
-                "mcc": "5411",
-                "amount": d["amount"],
-                "currency": "BRL",
-                "country": d["country"],
-                "channel": "ecommerce",
-                "device_id": d["device_id"],
-                "ip": d["ip"],
-            }
-            for i, d in enumerate(drawn)
-        ],
-        schema_overrides={"occurred_at": pl.Datetime("us", "UTC"), "customer_id": pl.String},
+        rows, schema_overrides={"occurred_at": pl.Datetime("us", "UTC"), "card_id": pl.String, "device_id": pl.String}
     )
-    profiles = {
-        "card": pl.DataFrame(
-            {
-                "card_id": ["card-1", "card-2"],
-                "customer_id": ["cus-1", "cus-2"],
-                "issuer_country": ["BR", "US"],
-                "card_age_days": [10, 400],
-            }
-        ),
-        "customer": pl.DataFrame(
-            {
-                "customer_id": ["cus-1"],
-                "home_country": ["BR"],
-                "account_age_days": [30],
-                "avg_amount_90d": [0.0],
-                "txn_count_90d": [3],
-            }
-        ),
-    }
-    _compare(events, profiles, redis_url)
+    labels = pl.DataFrame(
+        [
+            {**r, "labelled_at": r["occurred_at"] + timedelta(seconds=d["label_delay"]), "is_fraud": d["fraud"]}
+            for r, d in zip(rows, drawn, strict=True)
+        ],
+        schema_overrides={
+            "occurred_at": pl.Datetime("us", "UTC"),
+            "labelled_at": pl.Datetime("us", "UTC"),
+            "card_id": pl.String,
+            "device_id": pl.String,
+        },
+    )
+    compare(store, with_timeouts(SMALL, 2_000), events, {}, labels)
+
+
+def test_delayed_label_is_invisible_until_known(store: Store) -> None:
+    """A fraud label counts only from its `labelled_at` on, and only for the days the delay window covers."""
+    at = [T0, T0 + timedelta(days=1), T0 + timedelta(days=2, hours=1), T0 + timedelta(days=2, hours=3)]
+    events = pl.DataFrame(
+        {
+            "event_id": ["a", "b", "c", "d"],
+            "occurred_at": at,
+            "card_id": ["c1"] * 4,
+            "merchant_id": ["m1"] * 4,
+            "device_id": [None] * 4,
+            "amount": [1.0] * 4,
+        },
+        schema_overrides={"occurred_at": pl.Datetime("us", "UTC"), "device_id": pl.String},
+    )
+    labels = events.head(1).with_columns(labelled_at=pl.lit(T0 + timedelta(days=2, hours=2)), is_fraud=pl.lit(True))
+    out = compute_offline(events, {}, SMALL, labels)
+    # day 2 reads days 0..1 (delay 1, 2 days): 2 sales; the fraud of day 0 is known from 02:00 on day 2 only
+    assert out["mer_risk_1_2"].to_list() == [None, 0.0, 0.0, 0.5]
+    assert out["mer_risk_2_1"].to_list() == [None, None, 0.0, 1.0]
+    compare(store, with_timeouts(SMALL, 2_000), events, {}, labels)
 
 
 def test_derived_features_match_frame() -> None:
     """Derived features: the row closure and the Polars expression give the same values, missing included."""
     derived = DerivedFeatures(FS)
+    names = ("hour", "amount_to_avg", "foreign", "new_device", "unknown_card")
     rows = [
         {
             "occurred_at": T0,
@@ -167,8 +176,6 @@ def test_derived_features_match_frame() -> None:
     frame = derived.apply_frame(pl.DataFrame(rows, schema_overrides={"occurred_at": pl.Datetime("us", "UTC")}))
     for row, expected in zip(rows, frame.to_dicts(), strict=True):
         derived.apply(row)
-        assert {k: row[k] for k in ("hour", "amount_to_avg", "foreign", "new_device", "unknown_card")} == {
-            k: expected[k] for k in ("hour", "amount_to_avg", "foreign", "new_device", "unknown_card")
-        }
+        assert {k: row[k] for k in names} == {k: expected[k] for k in names}
     assert rows[0]["amount_to_avg"] == 2.5 and rows[1]["amount_to_avg"] is None  # division by zero is missing
     assert rows[0]["new_device"] is True and rows[1]["unknown_card"] is True

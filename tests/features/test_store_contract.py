@@ -1,0 +1,106 @@
+"""The store's contract on a single Redis and on a 3-master cluster: versions, TTLs, idempotency, shard locality."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from fstest import Store
+
+from features import keys
+from features.card_payment import CARD_PAYMENT
+from features.executor import FeatureExecutor, FeatureVector
+from features.loader import RETIRE_GRACE_S, load_profiles, loaded_snapshot
+from features.specs import with_timeouts
+from features.updates import VelocityUpdater
+
+FS = with_timeouts(CARD_PAYMENT, 2_000)
+EVENT: dict[str, Any] = {
+    "event_id": "e1",
+    "event_type": "card_payment",
+    "occurred_at": datetime(2026, 11, 22, 10, tzinfo=UTC),
+    "card_id": "card-1",
+    "customer_id": "cus-1",
+    "merchant_id": "mer-1",
+    "mcc": "5411",
+    "amount": 12.5,
+    "currency": "BRL",
+    "country": "BR",
+    "channel": "ecommerce",
+    "device_id": "dev-1",
+    "ip": "10.0.0.1",
+}
+
+
+def _cards(age: int) -> dict[str, pl.DataFrame]:
+    return {
+        "card": pl.DataFrame(
+            {
+                "card_id": ["card-1", "card-2"],
+                "customer_id": ["cus-1", None],
+                "issuer_country": ["BR", "US"],
+                "card_age_days": [age, age + 1],
+            }
+        )
+    }
+
+
+async def _fetch(store: Store, event: dict[str, Any], *, update: bool = False) -> FeatureVector:
+    client = store.aio()
+    try:
+        (vec,) = await FeatureExecutor(FS, client).fetch([event], time.monotonic() + 5)
+        if update:
+            async with client.pipeline(transaction=False) as pipe:
+                VelocityUpdater(FS, client).queue(pipe, event)
+                await pipe.execute()
+        return vec
+    finally:
+        await client.aclose()
+
+
+def test_reload_switches_versions_whole_and_retires_the_old_one(store: Store) -> None:
+    """A reload writes a new version with TTLs, switches in one step, and lets the old one expire after a grace."""
+    client = store.sync()
+    load_profiles(client, FS, _cards(10), snapshot="s1", progress=False, ttl_s=3600)
+    assert asyncio.run(_fetch(store, EVENT)).values["card_age_days"] == 10
+    load_profiles(client, FS, _cards(20), snapshot="s2", progress=False, ttl_s=3600)
+    assert loaded_snapshot(client, FS) == "s2"
+    assert asyncio.run(_fetch(store, EVENT)).values["card_age_days"] == 20
+    v1, v2 = keys.profile_key("card", "card-1", 1), keys.profile_key("card", "card-1", 2)
+    assert 0 < int(client.ttl(v1)) <= RETIRE_GRACE_S  # still readable by a reader that holds version 1
+    assert RETIRE_GRACE_S < int(client.ttl(v2)) <= 3600
+    assert client.hget(v2, "customer_id") == b"cus-1" and not client.hexists(
+        keys.profile_key("card", "card-2", 2), "customer_id"
+    )
+    assert 0 < int(client.ttl(keys.profiles_marker_key(FS.name))) <= 3600
+    client.close()
+
+
+def test_retried_event_counts_once_everywhere(store: Store) -> None:
+    """Counts, sums and distinct counts are idempotent by event_id; a second event sees the first."""
+    asyncio.run(_fetch(store, EVENT, update=True))
+    asyncio.run(_fetch(store, EVENT, update=True))  # the retry
+    second = {**EVENT, "event_id": "e2", "merchant_id": "mer-2"}
+    v = asyncio.run(_fetch(store, second, update=True)).values
+    assert (v["card_cnt_10m"], v["card_sum_24h"], v["customer_cnt_30d"]) == (1, 12.5, 1)
+    assert (v["card_distinct_merchants_24h"], v["merchant_distinct_cards_1h"], v["ip_distinct_cards_1h"]) == (1, 0, 1)
+    third = asyncio.run(_fetch(store, {**EVENT, "event_id": "e3"})).values
+    assert (third["card_cnt_1h"], third["card_distinct_merchants_24h"], third["merchant_cnt_1h"]) == (2, 2, 1)
+
+
+def test_an_entitys_keys_share_one_slot() -> None:
+    """Every key of one entity hashes to one slot, so a level is one round trip per shard."""
+    from redis.cluster import key_slot
+
+    names = [
+        keys.profile_key("card", "x", 3),
+        keys.velocity_key("card", "x", 60),
+        keys.seen_key("card", "x"),
+        keys.distinct_key("card", "x", "merchant_id", 3600),
+        keys.label_key("card", "x"),
+        keys.label_seen_key("card", "x"),
+    ]
+    assert len({key_slot(n.encode()) for n in names}) == 1
