@@ -317,3 +317,12 @@ def test_pan_is_tokenized_before_anything_sees_it(
     found = [m for m in re.findall(r"(?<![\d.])\d{12,19}(?![\d.]|-\d)", haystack) if luhn_ok(m)]
     assert all(p in haystack for p in ("411111", "1111"))  # first6/last4 are there, as they may be
     assert found == [], [haystack[max(0, haystack.find(m) - 60) : haystack.find(m) + 30] for m in found]
+
+
+def test_score_drift_gauge_moves_with_live_scores(client: TestClient[Any]) -> None:
+    """Every 100 scores the PSI of live scores against the training ECDF is exported."""
+    events = [{**EVENT, "event_id": f"d-{i}", "amount": 20.0 + i} for i in range(100)]
+    r = client.post("/v1/decide/batch", json={"events": events}, headers=DECIDE)
+    assert r.status_code == 200 and all(d["stage"] == "model" for d in r.json()["decisions"])
+    psi = [line for line in client.get("/metrics").text.splitlines() if line.startswith("fraudgate_score_psi ")]
+    assert len(psi) == 1 and float(psi[0].split()[1]) > 0  # one card, rising amounts: far from the training mix
