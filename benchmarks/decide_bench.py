@@ -54,18 +54,26 @@ def _load(url: str, key: str, out: Path, args: list[str]) -> dict[str, Any]:
     return result
 
 
+def _errors(rep: dict[str, Any]) -> int:
+    errors = rep["errors"]
+    kinds = errors.get("by_kind", errors) if isinstance(errors, dict) else {}
+    return int(sum(v for v in kinds.values() if isinstance(v, int | float)))
+
+
 def _row(name: str, rep: dict[str, Any]) -> str:
     lat = rep["latency_ms"]
-    stage = ", ".join(f"{k} {v:.0%}" for k, v in sorted(rep.get("stage", {}).items()))
+    stages = rep.get("stages") or {}
+    total = sum(stages.values()) or 1
+    stage = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(stages.items()))
     return (
-        f"| {name} | {rep['intended_rate']:.0f} | {rep['achieved_rate']:.0f} | {lat['p50']:.2f} | {lat['p90']:.2f} | "
-        f"{lat['p99']:.2f} | {lat['p99_9']:.2f} | {rep['late_sends']} | {sum(rep['errors'].values())} | "
+        f"| {name} | {rep['target_rate']:.0f} | {rep['achieved_rate']:.0f} | {lat['p50']:.2f} | {lat['p90']:.2f} | "
+        f"{lat['p99']:.2f} | {lat['p999']:.2f} | {rep['late_sends']} | {_errors(rep)} | "
         f"{rep['generator_cpu_pct']:.0f} % | {stage or '-'} |"
     )
 
 
 def _best(search: dict[str, Any]) -> dict[str, Any] | None:
-    ok = [s for s in search["steps"] if s.get("sla_ok")]
+    ok = [s for s in search["steps"] if s.get("sla_met") and not _errors(s) and not s.get("late_sends")]
     return max(ok, key=lambda s: s["achieved_rate"]) if ok else None
 
 
