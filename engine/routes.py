@@ -1,24 +1,37 @@
-"""HTTP routes. Handlers stay thin: authenticate, decode, call the engine, encode."""
+"""HTTP routes. Handlers stay thin: authenticate, decode, call the engine, encode.
+
+The decide routes read the raw body and decode it with msgspec (exact error text, speed), so Litestar cannot see
+their body types: `documented(...)` declares them, and the responses, for the OpenAPI document; the schemas
+themselves are msgspec's own (`api_components`), so the document says exactly what the decoder accepts.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Reference, RequestBody
 
 from engine.carddata import PanKeys, explain_refusal, luhn_ok
 from engine.context import Context
 from engine.deadline import Deadline
 from engine.errors import BadRequest, FraudgateError, NotReady
-from engine.schemas import BatchRequest, BatchResponse, CardPayment, Decision, ItemError
+from engine.ratelimit import RateLimiter, TooManyRequests
+from engine.schemas import BatchRequest, BatchResponse, CardPayment, Decision, ErrorBody, ItemError
 
 JSON = "application/json"
 BUDGET_HEADER = "x-fraudgate-budget-ms"
 """A caller may ask for a tighter budget than the policy's `sla_ms` (never a looser one)."""
+
+TOO_DEEP = "body is not valid JSON: it nests too deeply"
+NOT_UTF8 = "body is not valid JSON: a string is not UTF-8"
+"""msgspec raises RecursionError, not DecodeError, past its nesting limit: a client's mistake all the same."""
 
 _event_decoder = msgspec.json.Decoder(CardPayment)
 _batch_decoder = msgspec.json.Decoder(BatchRequest)
@@ -31,11 +44,86 @@ def ctx_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Context:
     return ctx
 
 
+KEY_NAME = "fraudgate_key"
+"""Where the guard leaves the caller's key name in the ASGI scope (for the access log)."""
+
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
+"""OpenAPI security requirement of the guarded routes (scheme declared in `engine.app`)."""
+
+
 def _scope_guard(scope: str) -> Any:
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        ctx_of(connection).auth.check(connection.headers.get("authorization"), scope)
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        ctx = ctx_of(connection)
+        name = ctx.auth.check(connection.headers.get("authorization"), scope)
+        connection.scope[KEY_NAME] = name  # type: ignore[literal-required]
+        limiter: RateLimiter | None = getattr(connection.app.state, "ratelimiter", None)
+        if limiter is not None:
+            try:
+                await limiter.check(name)
+            except TooManyRequests:
+                ctx.metrics.rate_limited.labels(name).inc()
+                raise
 
     return guard
+
+
+def _ref(name: str) -> Reference:
+    return Reference(ref=f"#/components/schemas/{name}")
+
+
+def documented(body: str | None = None, ok: str | None = None, errors: tuple[int, ...] = ()) -> type[Operation]:
+    """An OpenAPI operation class that declares the request body `body`, the 200 response `ok` (component names of
+    `api_components()`) and the error statuses `errors` with the error body."""
+
+    @dataclass
+    class Documented(Operation):
+        def __post_init__(self) -> None:
+            if body is not None:
+                self.request_body = RequestBody(
+                    content={JSON: OpenAPIMediaType(schema=_ref(body))}, required=True, description=f"one `{body}`"
+                )
+            responses = dict(self.responses or {})
+            if ok is not None:
+                responses["200"] = OpenAPIResponse(description="OK", content={JSON: OpenAPIMediaType(schema=_ref(ok))})
+            for code in errors:
+                responses[str(code)] = OpenAPIResponse(
+                    description=HTTPStatus(code).phrase, content={JSON: OpenAPIMediaType(schema=_ref("ErrorBody"))}
+                )
+            self.responses = responses
+
+    return Documented
+
+
+def api_components() -> dict[str, Any]:
+    """The msgspec JSON schemas of the public types, as OpenAPI components."""
+    _, components = msgspec.json.schema_components(
+        [CardPayment, BatchRequest, Decision, ItemError, ErrorBody], ref_template="#/components/schemas/{name}"
+    )
+    # msgspec cannot describe the untagged union of BatchResponse (it encodes it, never decodes it): by hand
+    components["BatchResponse"] = {
+        "title": "BatchResponse",
+        "description": BatchResponse.__doc__,
+        "type": "object",
+        "properties": {
+            "decisions": {
+                "type": "array",
+                "items": {"anyOf": [{"$ref": _ref("Decision").ref}, {"$ref": _ref("ItemError").ref}]},
+            }
+        },
+        "required": ["decisions"],
+        "additionalProperties": False,
+    }
+    return components
+
+
+AUTH_ERRORS = (401, 403, 429)
+DECIDE_ERRORS = (*AUTH_ERRORS, 400, 413, 415, 422, 503)
+
+
+def _count_missing(ctx: Context, decisions: list[Decision]) -> None:
+    for d in decisions:
+        for feature in d.missing_features:
+            ctx.metrics.feature_missing.labels(feature).inc()
 
 
 def _deadline(request: Request[Any, Any, Any], sla_ms: float) -> Deadline:
@@ -77,6 +165,10 @@ def decode_event(raw: bytes, pan_keys: PanKeys) -> CardPayment:
         raise explain_refusal(e) from None
     except msgspec.DecodeError as e:
         raise BadRequest(f"body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise BadRequest(TOO_DEEP) from None
+    except UnicodeDecodeError:
+        raise BadRequest(NOT_UTF8) from None
     return tokenize(event, pan_keys) if event.pan is not None else event
 
 
@@ -93,7 +185,13 @@ def tokenize(event: CardPayment, pan_keys: PanKeys) -> CardPayment:
     )
 
 
-@post("/v1/decide", guards=[_scope_guard("decide")], status_code=200)
+@post(
+    "/v1/decide",
+    guards=[_scope_guard("decide")],
+    status_code=200,
+    security=SECURITY,
+    operation_class=documented("CardPayment", "Decision", DECIDE_ERRORS),
+)
 async def decide(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Decide one `card_payment` event."""
     _check_json(request)
@@ -104,10 +202,18 @@ async def decide(request: Request[Any, Any, Any]) -> Response[bytes]:
         raise PayloadTooLarge(f"body over {ctx.settings.max_body_bytes} bytes; send several events to /v1/decide/batch")
     event = decode_event(body, ctx.pan_keys)
     (decision,) = await ctx.engine.decide([event], deadline)
+    if decision.missing_features:
+        _count_missing(ctx, [decision])
     return Response(_encoder.encode(decision), media_type=JSON, headers={"Server-Timing": deadline.server_timing()})
 
 
-@post("/v1/decide/batch", guards=[_scope_guard("decide")], status_code=200)
+@post(
+    "/v1/decide/batch",
+    guards=[_scope_guard("decide")],
+    status_code=200,
+    security=SECURITY,
+    operation_class=documented("BatchRequest", "BatchResponse", DECIDE_ERRORS),
+)
 async def decide_batch(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Decide n events: n entries out, same order; a bad event gets its own error entry."""
     _check_json(request)
@@ -120,6 +226,10 @@ async def decide_batch(request: Request[Any, Any, Any]) -> Response[bytes]:
         raise BadRequest(str(e)) from None
     except msgspec.DecodeError as e:
         raise BadRequest(f"body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise BadRequest(TOO_DEEP) from None
+    except UnicodeDecodeError:
+        raise BadRequest(NOT_UTF8) from None
     if len(batch.events) > ctx.settings.max_batch:
         raise BadRequest(f"events: at most {ctx.settings.max_batch} per batch, got {len(batch.events)} - at `$.events`")
     entries: list[Decision | ItemError | None] = [None] * len(batch.events)
@@ -129,13 +239,14 @@ async def decide_batch(request: Request[Any, Any, Any]) -> Response[bytes]:
             good.append((i, decode_event(raw, ctx.pan_keys)))
         except BadRequest as e:
             # the path msgspec reports is relative to the event: make it point into the batch
-            entries[i] = ItemError(
-                error=e.detail.replace("`$", f"`$.events[{i}]"), status=422, index=i, event_id=_event_id_of(raw)
-            )
+            where = f"`$.events[{i}]`"
+            detail = e.detail.replace("`$", where[:-1]) if "`$" in e.detail else f"{e.detail} - at {where}"
+            entries[i] = ItemError(error=detail, status=422, index=i, event_id=_event_id_of(raw))
     if good:
         decided = await ctx.engine.decide([e for _, e in good], deadline)
         for (i, _), d in zip(good, decided, strict=True):
             entries[i] = d
+        _count_missing(ctx, decided)
     response = BatchResponse(decisions=[e for e in entries if e is not None])
     return Response(_encoder.encode(response), media_type=JSON, headers={"Server-Timing": deadline.server_timing()})
 
@@ -143,7 +254,7 @@ async def decide_batch(request: Request[Any, Any, Any]) -> Response[bytes]:
 def _event_id_of(raw: msgspec.Raw) -> str | None:
     try:
         value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return None
     event_id = value.get("event_id") if isinstance(value, dict) else None
     return event_id if isinstance(event_id, str) and len(event_id) <= 128 else None
@@ -155,7 +266,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz")
+@get("/readyz", operation_class=documented(errors=(503,)))
 async def readyz(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Policies and model loaded, Redis reachable; 503 otherwise."""
     ctx = ctx_of(request)
@@ -170,13 +281,20 @@ async def readyz(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"status": "ready", "policy_version": loaded.policy.version, "model_version": loaded.bundle.manifest.version}
 
 
-@get("/metrics", sync_to_thread=False)
+@get("/metrics", sync_to_thread=False, media_type="text/plain; version=0.0.4")
 def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus text format."""
     return Response(ctx_of(request).metrics.render(), media_type="text/plain; version=0.0.4")
 
 
-@post("/v1/admin/reload", guards=[_scope_guard("admin")], status_code=200, sync_to_thread=False)
+@post(
+    "/v1/admin/reload",
+    guards=[_scope_guard("admin")],
+    status_code=200,
+    sync_to_thread=False,
+    security=SECURITY,
+    operation_class=documented(errors=(*AUTH_ERRORS, 422)),
+)
 def reload(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Reload policy and model from disk; a broken file is refused (422, `file:line: rule: problem`) and the running
     versions stay."""
@@ -187,7 +305,13 @@ def reload(request: Request[Any, Any, Any]) -> dict[str, Any]:
     }
 
 
-@get("/v1/admin/versions", guards=[_scope_guard("admin")], sync_to_thread=False)
+@get(
+    "/v1/admin/versions",
+    guards=[_scope_guard("admin")],
+    sync_to_thread=False,
+    security=SECURITY,
+    operation_class=documented(errors=AUTH_ERRORS),
+)
 def versions(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The loaded policy and model versions."""
     loaded = ctx_of(request).engine.loaded

@@ -14,14 +14,16 @@ import msgspec
 from msgspec import Meta
 
 Id = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@\-]+$")]
-Mcc = Annotated[str, Meta(pattern=r"^[0-9]{4}$")]
-Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]
-Country = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
+Mcc = Annotated[str, Meta(max_length=4, pattern=r"^[0-9]{4}$")]
+Currency = Annotated[str, Meta(max_length=3, pattern=r"^[A-Z]{3}$")]
+Country = Annotated[str, Meta(max_length=2, pattern=r"^[A-Z]{2}$")]
 Amount = Annotated[float, Meta(ge=0, le=1e10)]
-Ip = Annotated[str, Meta(min_length=2, max_length=45, pattern=r"^[0-9A-Fa-f:.]+$")]
+Ip = Annotated[str, Meta(max_length=45, pattern=r"^[0-9A-Fa-f:.]+$")]
 Channel = Literal["pos", "ecommerce", "moto", "atm"]
-Pan = Annotated[str, Meta(pattern=r"^[0-9]{12,19}$")]
+Pan = Annotated[str, Meta(max_length=19, pattern=r"^[0-9]{12,19}$")]
 Action = Literal["approve", "review", "deny"]
+MAX_BATCH_EVENTS = 10_000
+"""Hard ceiling of events in one batch body, whatever the settings say."""
 Stage = Literal["pre_policy", "model", "fallback"]
 
 
@@ -63,9 +65,9 @@ class CardPayment(Base, frozen=True, kw_only=True):
     `pan_last4`, and never stored or logged."""
     pan_token: Annotated[str, Meta(max_length=64)] | None = None
     """Keyed HMAC token of the card number (set by the engine from `pan`, or by a caller that tokenizes)."""
-    pan_first6: Annotated[str, Meta(pattern=r"^[0-9]{6}$")] | None = None
+    pan_first6: Annotated[str, Meta(max_length=6, pattern=r"^[0-9]{6}$")] | None = None
     """BIN: the card number's first six digits."""
-    pan_last4: Annotated[str, Meta(pattern=r"^[0-9]{4}$")] | None = None
+    pan_last4: Annotated[str, Meta(max_length=4, pattern=r"^[0-9]{4}$")] | None = None
     """The card number's last four digits."""
 
 
@@ -116,8 +118,8 @@ class Decision(Base, frozen=True, kw_only=True):
 class BatchRequest(Base, frozen=True):
     """`POST /v1/decide/batch` body; each event is decoded on its own so one bad event does not fail the others."""
 
-    events: Annotated[list[msgspec.Raw], Meta(min_length=1)]
-    """The events, in order."""
+    events: Annotated[list[msgspec.Raw], Meta(min_length=1, max_length=MAX_BATCH_EVENTS)]
+    """The events, in order (`FRAUDGATE_MAX_BATCH` may lower the ceiling)."""
 
 
 class ItemError(Base, frozen=True):
@@ -138,3 +140,12 @@ class BatchResponse(Base, frozen=True):
 
     decisions: list[Decision | ItemError]
     """One entry per event: a decision or an error."""
+
+
+class ErrorBody(Base, frozen=True):
+    """Every error response: the status and what is wrong, naming the field; never a stack trace or a card number."""
+
+    status_code: int
+    """The HTTP status, repeated."""
+    detail: str
+    """What is wrong and where (`... - at `$.amount``)."""

@@ -93,6 +93,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`FRAUDGATE_TLS_KEY`: PEM private key of the certificate."""
     max_batch: int = 500
     """`FRAUDGATE_MAX_BATCH`: most events in one `/v1/decide/batch` call."""
+    api_keys_file: Path | None = None
+    """`FRAUDGATE_API_KEYS_FILE`: a file of `name:sha256:<hex>:scopes` (or `name:secret:scopes`) lines, re-read when
+    it changes, so keys rotate without a restart; its keys are served beside those of `FRAUDGATE_API_KEYS`."""
+    api_keys_watch_s: float = 1.0
+    """`FRAUDGATE_API_KEYS_WATCH_S`: how often each worker checks the key file for changes."""
+    rate_limit: float = 0.0
+    """`FRAUDGATE_RATE_LIMIT`: requests per second allowed per API key (0: no limit); over it, 429 + Retry-After."""
+    rate_burst: int = 0
+    """`FRAUDGATE_RATE_BURST`: requests a key may send at once in the in-process fallback (0: one second's worth)."""
+    workers: int = 1
+    """`FRAUDGATE_WORKERS`: uvicorn worker processes; with more than one, metrics use prometheus_client's multiprocess
+    mode (in `PROMETHEUS_MULTIPROC_DIR`, or a fresh folder under the data dir)."""
+    metrics_dir: Path | None = None
+    """`PROMETHEUS_MULTIPROC_DIR`: prometheus_client's folder for the metrics of several worker processes."""
+    access_log: bool = False
+    """`FRAUDGATE_ACCESS_LOG`: one JSON log line per request (`1`/`true`); off by default to keep the hot path lean."""
+    log_level: str = "INFO"
+    """`FRAUDGATE_LOG_LEVEL`: level of the JSON logs (`DEBUG`, `INFO`, `WARNING`, `ERROR`)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +126,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "FRAUDGATE_MAX_BODY_BYTES": "max_body_bytes",
             "FRAUDGATE_MAX_BATCH": "max_batch",
             "FRAUDGATE_MAX_BATCH_BODY_BYTES": "max_batch_body_bytes",
+            "FRAUDGATE_RATE_BURST": "rate_burst",
+            "FRAUDGATE_WORKERS": "workers",
         }
         for var, field in ints.items():
             if env.get(var):
@@ -122,17 +142,36 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "FRAUDGATE_TLS_CERT": "tls_cert",
             "FRAUDGATE_TLS_KEY": "tls_key",
             "FRAUDGATE_SHADOW_POLICY": "shadow_policy",
+            "FRAUDGATE_API_KEYS_FILE": "api_keys_file",
+            "PROMETHEUS_MULTIPROC_DIR": "metrics_dir",
         }
         for var, field in paths.items():
             if env.get(var):
                 kwargs[field] = Path(env[var])
-        if env.get("FRAUDGATE_POLICY_WATCH_S"):
-            try:
-                kwargs["policy_watch_s"] = float(env["FRAUDGATE_POLICY_WATCH_S"])
-            except ValueError:
-                raise ConfigError(
-                    f"FRAUDGATE_POLICY_WATCH_S must be a number of seconds, got {env['FRAUDGATE_POLICY_WATCH_S']!r}"
-                ) from None
+        floats = {
+            "FRAUDGATE_POLICY_WATCH_S": "policy_watch_s",
+            "FRAUDGATE_API_KEYS_WATCH_S": "api_keys_watch_s",
+            "FRAUDGATE_RATE_LIMIT": "rate_limit",
+        }
+        for var, field in floats.items():
+            if env.get(var):
+                try:
+                    kwargs[field] = float(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var} must be a number, got {env[var]!r}") from None
+                if not float(str(kwargs[field])) >= 0:
+                    raise ConfigError(f"{var} must be >= 0, got {env[var]!r}")
+        if env.get("FRAUDGATE_ACCESS_LOG"):
+            kwargs["access_log"] = env["FRAUDGATE_ACCESS_LOG"].strip().lower() in ("1", "true", "yes", "on")
+        if env.get("FRAUDGATE_LOG_LEVEL"):
+            level = env["FRAUDGATE_LOG_LEVEL"].strip().upper()
+            if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+                raise ConfigError(f"FRAUDGATE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+            kwargs["log_level"] = level
+        if "workers" in kwargs and not 1 <= int(str(kwargs["workers"])) <= 64:
+            raise ConfigError(f"FRAUDGATE_WORKERS must be between 1 and 64, got {kwargs['workers']}")
+        if "api_keys_file" in kwargs and not Path(str(kwargs["api_keys_file"])).is_file():
+            raise ConfigError(f"FRAUDGATE_API_KEYS_FILE names {kwargs['api_keys_file']}, which is not a readable file")
         if env.get("FRAUDGATE_API_KEYS"):
             kwargs["api_keys"] = parse_api_keys(env["FRAUDGATE_API_KEYS"])
         if ("tls_cert" in kwargs) != ("tls_key" in kwargs):
