@@ -6,11 +6,11 @@ import argparse
 import logging
 import sys
 
-from engine.commands import data, etl, feature_store, models_cmd, policies, serving
+from engine.commands import data, etl, feature_store, models_cmd, policies, replay, serving
 from engine.errors import ConfigError
 from engine.settings import Settings
 
-AREAS = (serving, data, feature_store, models_cmd, policies, etl)
+AREAS = (serving, data, feature_store, models_cmd, policies, etl, replay)
 
 
 def _parser() -> argparse.ArgumentParser:
