@@ -23,6 +23,7 @@ from engine.context import Context
 from engine.deadline import Deadline
 from engine.errors import BadRequest, FraudgateError, NotReady
 from engine.ratelimit import RateLimiter, TooManyRequests
+from engine.routes_models import VersionBody, admin_routes
 from engine.schemas import BatchRequest, BatchResponse, CardPayment, Decision, ErrorBody, ItemError
 
 JSON = "application/json"
@@ -97,7 +98,8 @@ def documented(body: str | None = None, ok: str | None = None, errors: tuple[int
 def api_components() -> dict[str, Any]:
     """The msgspec JSON schemas of the public types, as OpenAPI components."""
     _, components = msgspec.json.schema_components(
-        [CardPayment, BatchRequest, Decision, ItemError, ErrorBody], ref_template="#/components/schemas/{name}"
+        [CardPayment, BatchRequest, Decision, ItemError, ErrorBody, VersionBody],
+        ref_template="#/components/schemas/{name}",
     )
     # msgspec cannot describe the untagged union of BatchResponse (it encodes it, never decodes it): by hand
     components["BatchResponse"] = {
@@ -322,4 +324,13 @@ def versions(request: Request[Any, Any, Any]) -> dict[str, Any]:
     }
 
 
-ROUTES = [decide, decide_batch, healthz, readyz, metrics, reload, versions]
+ROUTES = [
+    decide,
+    decide_batch,
+    healthz,
+    readyz,
+    metrics,
+    reload,
+    versions,
+    *admin_routes(_scope_guard("admin"), SECURITY, documented, AUTH_ERRORS),
+]

@@ -45,10 +45,13 @@ class RegistryRefused(FraudgateError):
     status_code = 409
 
 
-def admin_routes(guard: Any) -> list[Any]:
-    """The registry's admin routes, behind the `admin` scope `guard`."""
+def admin_routes(guard: Any, security: Any, documented: Any, auth_errors: tuple[int, ...]) -> list[Any]:
+    """The registry's admin routes, behind the `admin` scope `guard`, documented for OpenAPI with `documented`."""
+    with_body = {"guards": [guard], "security": security, "status_code": 200,
+                 "operation_class": documented("VersionBody", None, (*auth_errors, 409, 422))}  # fmt: skip
+    without_body = {**with_body, "operation_class": documented(None, None, (*auth_errors, 409))}
 
-    @post("/v1/admin/models/promote", guards=[guard], status_code=200)
+    @post("/v1/admin/models/promote", **with_body)
     async def promote(request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Verify a version and serve it as champion; the old one goes to the history."""
         body = _body(await request.body())
@@ -57,12 +60,12 @@ def admin_routes(guard: Any) -> list[Any]:
         version = body.version
         return _apply(request, lambda reg: reg.promote(version))
 
-    @post("/v1/admin/models/rollback", guards=[guard], status_code=200, sync_to_thread=False)
+    @post("/v1/admin/models/rollback", sync_to_thread=False, **without_body)
     def rollback(request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Serve the previous champion again."""
         return _apply(request, lambda reg: reg.rollback())
 
-    @post("/v1/admin/models/challenger", guards=[guard], status_code=200)
+    @post("/v1/admin/models/challenger", **with_body)
     async def challenger(request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Set (or, with `null`, clear) the challenger that scores in shadow."""
         body = _body(await request.body())

@@ -90,3 +90,25 @@ def test_compare_report_from_the_decision_log(
     summary = json.loads(capsys.readouterr().out.split("report:")[0])
     assert summary["compared"] == 20 and 0 <= summary["agreement"] <= 1
     assert "<img" in html.read_text()
+
+
+def test_admin_promote_rollback_and_challenger_routes(
+    redis_url: str, two_models: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    registry, first, second = two_models
+    Registry(registry).promote(second)
+    settings = Settings(redis_url=redis_url, api_keys=parse_api_keys("ops:t0ken:decide+admin,p:s3:decide"),
+                        model_dir=registry, data_dir=tmp_path, policy_watch_s=0)  # fmt: skip
+    with TestClient(create_app(settings)) as c:
+        assert c.post("/v1/admin/models/rollback", headers={"Authorization": "Bearer s3"}).status_code == 403
+        r = c.post("/v1/admin/models/promote", json={"version": first}, headers=HEADERS)
+        assert r.status_code == 200 and r.json()["model_version"] == first
+        assert c.post("/v1/decide", json=EVENT, headers=HEADERS).json()["model_version"] == first
+        r = c.post("/v1/admin/models/rollback", headers=HEADERS)
+        assert r.status_code == 200 and r.json()["model_version"] == second
+        r = c.post("/v1/admin/models/challenger", json={"version": first}, headers=HEADERS)
+        assert r.json() == {"model_version": second, "challenger_version": first}
+        r = c.post("/v1/admin/models/promote", json={"version": "nope"}, headers=HEADERS)
+        assert r.status_code == 409 and "nope" in r.json()["detail"]
+        r = c.post("/v1/admin/models/challenger", json={"version": None}, headers=HEADERS)
+        assert r.json()["challenger_version"] is None
