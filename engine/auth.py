@@ -13,8 +13,6 @@ A file that fails to parse is refused whole, with `file:line: problem`, and the 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -23,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.errors import ConfigError, Forbidden, NotAuthenticated
+from engine.filewatch import PollingWatcher
 from engine.settings import SCOPES, ApiKey
 
 log = logging.getLogger(__name__)
@@ -109,21 +108,19 @@ def load_key_file(path: Path) -> tuple[ApiKey, ...]:
     return parse_key_file(text, str(path))
 
 
-class KeyFileWatcher:
+class KeyFileWatcher(PollingWatcher):
     """Polls the key file (mtime and size every `interval_s`) and hands every good new version to `auth`.
 
     Each worker process runs its own watcher; the file is the shared truth. Start it from the lifespan:
     `watcher.load()` once (raises on a broken file: fail fast at start-up), then `watcher.start()`.
     """
 
+    kind = "api key"
+
     def __init__(self, path: Path, auth: Authenticator, interval_s: float = 1.0) -> None:
-        if interval_s <= 0:
-            raise ValueError("KeyFileWatcher interval_s must be > 0 (seconds between polls)")
-        self.path = path
+        super().__init__(path, interval_s)
         self.auth = auth
-        self.interval_s = interval_s
         self._stat: tuple[int, int] | None = None
-        self._task: asyncio.Task[None] | None = None
 
     def load(self) -> None:
         """Read the file now and serve its keys; a broken file raises ConfigError."""
@@ -144,32 +141,3 @@ class KeyFileWatcher:
         self.auth.replace_file_keys(keys)
         log.warning("API keys reloaded from %s: %d keys", self.path, len(keys))
         return True
-
-    async def run(self) -> None:
-        """Poll until cancelled."""
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                self.poll()
-            except Exception:
-                log.exception("API key watcher: poll of %s failed", self.path)
-
-    def start(self) -> None:
-        """Run `run()` as a task of the running loop."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self.run(), name="api-key-watch")
-
-    async def stop(self) -> None:
-        """Cancel the polling task and wait for it."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    def _stat_now(self) -> tuple[int, int] | None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return st.st_mtime_ns, st.st_size

@@ -16,21 +16,23 @@ every poll); they should be quick (swap a reference, bump a metric).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from engine.errors import ConfigError
+from engine.filewatch import PollingWatcher
 from engine.policy import Policy, parse_policy
 from rules import Schema
 
 log = logging.getLogger(__name__)
 
 
-class PolicyWatcher:
+class PolicyWatcher(PollingWatcher):
     """Polls `path` (mtime and size every `interval_s`; content hash when they move) and reloads on change."""
+
+    kind = "policy"
 
     def __init__(
         self,
@@ -42,16 +44,12 @@ class PolicyWatcher:
         interval_s: float = 1.0,
     ) -> None:
         """Watch `path`; the file's current content is taken as the running version (no callback for it)."""
-        if interval_s <= 0:
-            raise ValueError("PolicyWatcher interval_s must be > 0 (seconds between polls)")
-        self.path = path
+        super().__init__(path, interval_s)
         self.event_schema = event_schema
         self.on_change = on_change
         self.on_error = on_error
-        self.interval_s = interval_s
         self._stat: tuple[int, int] | None = self._stat_now()
         self._digest: str | None = self._digest_now()
-        self._task: asyncio.Task[None] | None = None
 
     async def poll(self) -> Policy | None:
         """One poll: the new policy when the file changed and passed every check (after `on_change`), else None."""
@@ -81,36 +79,6 @@ class PolicyWatcher:
         log.info("policy reloaded from %s: version %s", self.path, policy.version)
         self.on_change(policy)
         return policy
-
-    async def run(self) -> None:
-        """Poll until cancelled; an unexpected error in a callback is logged and polling goes on."""
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.poll()
-            except Exception:
-                log.exception("policy watcher: poll of %s failed", self.path)
-
-    def start(self) -> asyncio.Task[None]:
-        """Run `run()` as a task of the running loop."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self.run(), name=f"policy-watch:{self.path.name}")
-        return self._task
-
-    async def stop(self) -> None:
-        """Cancel the polling task and wait for it."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    def _stat_now(self) -> tuple[int, int] | None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return st.st_mtime_ns, st.st_size
 
     def _digest_now(self) -> str | None:
         try:

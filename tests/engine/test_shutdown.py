@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,26 +12,10 @@ import httpx
 import redis
 
 from engine.etl import drain, read_output
-from engine.redis_server import LocalRedis, free_port
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_sigterm_drains_in_flight_and_flushes_the_log(redis_server: LocalRedis, redis_url: str, model_dir: Path,
-                                                       tmp_path: Path) -> None:  # fmt: skip
-    port = free_port()
-    env = {
-        **os.environ,
-        "FRAUDGATE_REDIS_URL": redis_url,
-        "FRAUDGATE_PORT": str(port),
-        "FRAUDGATE_API_KEYS": "t:s3cret:decide",
-        "FRAUDGATE_MODEL_DIR": str(model_dir),
-        "FRAUDGATE_DATA_DIR": str(tmp_path),
-    }
-    fraudgate = str(Path(sys.executable).parent / "fraudgate")
-    proc = subprocess.Popen([fraudgate, "serve"], env=env, cwd=ROOT, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
+def test_sigterm_drains_in_flight_and_flushes_the_log(serve_process: Any, redis_url: str, tmp_path: Path) -> None:
+    with serve_process() as (proc, url):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -71,11 +52,6 @@ def test_sigterm_drains_in_flight_and_flushes_the_log(redis_server: LocalRedis, 
             t.join()
         # uvicorn shuts down gracefully, then re-raises the signal so the exit status still says SIGTERM
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        assert proc.stderr is not None
-        proc.stderr.close()
     assert 100 <= len(returned) < 1_600  # it stopped mid-traffic
     client_ = redis.Redis.from_url(redis_url)
     _, written = drain(client_, tmp_path / "etl", once=True, progress=False)
