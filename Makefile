@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help setup env redis-binary run test check lint types pytest bench clean
+.PHONY: help setup env redis-binary run test test-tools check lint types pytest bench clean
 
 help:
 	@echo "make run    - set up and serve decisions (local Redis, demo data and model, demo key)"
@@ -36,7 +36,21 @@ redis-binary:
 run: setup
 	$(BIN)/fraudgate run
 
-test: setup check
+test: setup test-tools check
+
+# Best effort: the checkers some tests use when present (promtool, docker-compose config, openssl); tests that need
+# one skip with a reason when it is missing, so a failed install here never fails the suite.
+test-tools:
+	@missing=""; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing test tools:$$missing (best effort)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  ( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null ) \
+	    || echo "could not install:$$missing; the tests that need them will skip"; \
+	fi
 
 check: lint types pytest
 
