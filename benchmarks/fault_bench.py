@@ -55,7 +55,7 @@ async def _traffic(url: str, rate: float, seconds: float, t0: float) -> list[dic
             except httpx.HTTPError as e:
                 body, status = {}, type(e).__name__
             lat_ms = (time.monotonic() - intended) * 1000
-            fields = {k: body.get(k) for k in ("event_id", "stage", "degraded", "degraded_reason")}
+            fields = {k: body.get(k) for k in ("event_id", "stage", "degraded", "degraded_reason", "latency_ms")}
             results.append({"t": intended - t0, "status": status, "lat_ms": lat_ms, **fields})
 
         tasks = []
@@ -118,8 +118,9 @@ def main() -> int:
     server_redis.stop()
 
     phases = (("before", 0, a.before), ("outage", a.before, a.before + a.outage), ("after", a.before + a.outage, total))
-    print("\n| phase | requests | 200 | other | p50 ms | p99 ms | max ms | model-path degraded | pre-policy degraded |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| phase | requests | 200 | other | client p50 ms | client p99 ms | client max ms | engine p99 ms | "
+          "engine max ms | model-path degraded | pre-policy degraded |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, lo, hi in phases:
         rows = [r for r in results if lo <= r["t"] < hi]
         ok = [r for r in rows if r["status"] == 200]
@@ -127,10 +128,25 @@ def main() -> int:
         model = [r for r in ok if r["stage"] != "pre_policy"]
         pre = [r for r in ok if r["stage"] == "pre_policy"]
         p50, p99 = np.percentile(lat, 50), np.percentile(lat, 99)
+        engine = np.array([r["latency_ms"] for r in ok]) if ok else np.array([np.nan])
         deg_model = sum(bool(r["degraded"]) for r in model)
         deg_pre = sum(bool(r["degraded"]) for r in pre)
         print(f"| {name} | {len(rows)} | {len(ok)} | {len(rows) - len(ok)} | {p50:.2f} | {p99:.2f} | {lat.max():.2f} | "
-              f"{deg_model}/{len(model)} | {deg_pre}/{len(pre)} |")  # fmt: skip
+              f"{np.percentile(engine, 99):.2f} | {engine.max():.2f} | {deg_model}/{len(model)} | {deg_pre}/{len(pre)} |")  # fmt: skip
+    print("\ndegraded reasons by phase (model path):")
+    for name, lo, hi in phases:
+        reasons: dict[str, int] = {}
+        for r in results:
+            if lo <= r["t"] < hi and r.get("degraded"):
+                reasons[r["degraded_reason"]] = reasons.get(r["degraded_reason"], 0) + 1
+        last = max((r["t"] for r in results if lo <= r["t"] < hi and r.get("degraded")), default=None)
+        tail = f"; last degraded at {last:.2f} s" if last is not None else ""
+        print(f"  {name}: {reasons or 'none'}{tail}")
+    others: dict[str, int] = {}
+    for r in results:
+        if r["status"] != 200:
+            others[str(r["status"])] = others.get(str(r["status"]), 0) + 1
+    print(f"  answers other than 200: {others or 'none'}")
     returned = {r["event_id"] for r in results if r["status"] == 200}
     missing, unexpected = len(returned - set(logged)), len(set(logged) - returned)
     print(f"\nreturned {len(returned)} decisions; ETL output holds {len(logged)} rows, {len(set(logged))} distinct; "
