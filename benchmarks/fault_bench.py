@@ -132,7 +132,8 @@ def main() -> int:
         deg_model = sum(bool(r["degraded"]) for r in model)
         deg_pre = sum(bool(r["degraded"]) for r in pre)
         print(f"| {name} | {len(rows)} | {len(ok)} | {len(rows) - len(ok)} | {p50:.2f} | {p99:.2f} | {lat.max():.2f} | "
-              f"{np.percentile(engine, 99):.2f} | {engine.max():.2f} | {deg_model}/{len(model)} | {deg_pre}/{len(pre)} |")  # fmt: skip
+              f"{np.percentile(engine, 99):.2f} | {engine.max():.2f} | "
+              f"{deg_model}/{len(model)} | {deg_pre}/{len(pre)} |")  # fmt: skip
     print("\ndegraded reasons by phase (model path):")
     for name, lo, hi in phases:
         reasons: dict[str, int] = {}
