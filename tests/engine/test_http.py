@@ -16,6 +16,7 @@ import redis
 from litestar.testing import TestClient
 
 from engine.app import create_app
+from engine.etl import drain, read_output
 from engine.context import Context
 from engine.settings import Settings, parse_api_keys
 from features import keys
@@ -308,7 +309,9 @@ def test_pan_is_tokenized_before_anything_sees_it(
         elif kind == "zset":
             stored += [repr(m) for m in r.zrange(key, 0, -1)]
     record = json.loads(r.xrange(keys.DECISION_STREAM, count=1)[0][1][b"d"])
+    drain(r, tmp_path / "etl", once=True, progress=False)
     r.close()
+    stored.append(str(read_output(tmp_path / "etl").to_dicts()))  # the ETL's Parquet output too
     assert record["event"]["pan_first6"] == "411111" and record["event"]["pan_last4"] == "1111"
     assert record["event"]["pan_token"].startswith("k1:") and "pan" not in record["event"]
     out, err = capfd.readouterr()
