@@ -16,8 +16,8 @@ import redis
 from litestar.testing import TestClient
 
 from engine.app import create_app
-from engine.etl import drain, read_output
 from engine.context import Context
+from engine.etl import drain, read_output
 from engine.settings import Settings, parse_api_keys
 from features import keys
 from features.card_payment import CARD_PAYMENT
