@@ -1,7 +1,7 @@
 """The single-row scorer benchmark of docs/benchmarks/models.md: every way to score one row, side by side, with
 `Booster.predict` on a 1-row array measured in the same run as the baseline.
 
-    .venv/bin/python benchmarks/scorer_bench.py [--rows 300] [--repeat 40] [--extra-site DIR]
+    .venv/bin/python benchmarks/scorer_bench.py [--rows 300] [--repeat 40] [--extra-site DIR] [--max-depth N]
 
 It scores the demo model of `make run` (trained first when absent) on feature rows computed by the offline twin from
 the demo events, so missing values and category mixes are those of production. Compiled forms (lleaves, tl2cgen,
@@ -30,8 +30,8 @@ import polars as pl  # noqa: E402
 
 from engine.demo import ensure_demo_data, ensure_model  # noqa: E402
 from engine.settings import Settings  # noqa: E402
-from engine.training import read_profiles, training_frame  # noqa: E402
-from models import Bundle, Score, load_bundle  # noqa: E402
+from engine.training import read_profiles, train_card_payment, training_frame  # noqa: E402
+from models import Bundle, Score, TrainConfig, load_bundle  # noqa: E402
 
 
 def side_by_side(fns: dict[str, Callable[[Any], object]], inputs: Sequence[Any], repeat: int) -> dict[str, float]:
@@ -116,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=40, help="passes over the rows; the best is kept (default 40)")
     parser.add_argument("--reason-rows", type=int, default=50, help="rows for the (slow) reasons figures")
     parser.add_argument("--extra-site", type=Path, help="site-packages of a venv holding lleaves / treelite")
+    parser.add_argument(
+        "--max-depth",
+        type=int,
+        help="train a fresh demo model with this TrainConfig.max_depth (-1: no limit, the default) and score it",
+    )
     args = parser.parse_args(argv)
     if args.extra_site:
         sys.path.append(str(args.extra_site))
@@ -124,6 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     ensure_model(settings, ensure_demo_data(settings.data_dir))
     path = settings.model_dir / (settings.model_dir / "CURRENT").read_text().strip()
     bundle = load_bundle(path)
+    if args.max_depth is not None:
+        path = train_card_payment(
+            settings.data_dir / "demo",
+            Path(tempfile.mkdtemp()),
+            config=TrainConfig(max_depth=args.max_depth),
+            progress=False,
+        )
+        bundle = load_bundle(path)
+        m = bundle.manifest.metrics
+        print(
+            f"freshly trained demo model, max_depth={args.max_depth}: test slice AUC {m.auc:.4f}, "
+            f"AP {m.average_precision:.4f}, recall at 1 % FPR {m.recall_at_fpr_1pct:.4f}"
+        )
     scorer = bundle.scorer
     booster = scorer.booster
     fast = scorer._fast

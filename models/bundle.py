@@ -17,6 +17,7 @@ from models.metrics import Metrics
 from models.pipeline import PipelineSpec
 from models.schema import Base, FeatureDef, TrainConfig
 from models.scorer import Scorer
+from models.split import Periods
 
 MANIFEST = "manifest.json"
 MODEL = "model.txt"
@@ -69,6 +70,8 @@ class Manifest(Base, frozen=True):
     """Training configuration."""
     packages: dict[str, str]
     """Versions of Python and the packages used in training."""
+    periods: Periods | None = None
+    """Explicit split boundaries when training was given them; None when the shares of ``config`` applied."""
     files: dict[str, str] = msgspec.field(default_factory=dict)
     """File name to sha256 hex digest, for every file of the bundle but the manifest."""
 

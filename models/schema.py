@@ -36,6 +36,8 @@ class TrainConfig(Base, frozen=True):
     """LightGBM shrinkage per round."""
     num_leaves: Annotated[int, Meta(ge=2)] = 31
     """Maximum leaves per tree."""
+    max_depth: Annotated[int, Meta(ge=-1)] = -1
+    """Deepest a tree may grow (-1: no limit but ``num_leaves``); shallower trees score and explain faster."""
     min_data_in_leaf: Annotated[int, Meta(ge=1)] = 50
     """Minimum training rows in a leaf."""
     max_categories: Annotated[int, Meta(ge=1)] = 50

@@ -20,11 +20,15 @@ from models.pipeline import find_log, spec_from_logs, training_pipeline
 from models.provenance import frame_digest, package_versions
 from models.report import render_report
 from models.schema import DEFAULT_CONFIG, FeatureDef, TrainConfig
-from models.split import time_split
+from models.split import Periods, period_split, time_split
 
 CALIBRATION_SLICE = (
     "the last calibration_fraction of the training period (in time order), which the booster never saw; "
     "the test period after the gap stays untouched for the metrics"
+)
+IN_SAMPLE_SLICE = (
+    "the booster's own training rows (in-sample, asked for by the periods): ranking metrics are unaffected, "
+    "calibrated probabilities are optimistic"
 )
 
 
@@ -42,15 +46,17 @@ def train_bundle(
     name: str,
     version: str | None = None,
     config: TrainConfig = DEFAULT_CONFIG,
+    periods: Periods | None = None,
     progress: bool = False,
 ) -> Path:
     """Train the pipeline on ``df`` and write a bundle to ``out_dir/<version>/``; returns that folder.
 
     Rows are split in time order (row order when ``time_col`` is None) into train / calibration / gap / test
-    (see :func:`models.split.time_split`). Truncation, encoding, imputation and LightGBM learn from the train slice;
-    calibration and the ECDF reference from the calibration slice, the end of the training period the booster never
-    saw, so that the test slice stays clean for the metrics. Same data, features and config give the same model text.
-    Raises ValueError, saying how to fix it, when the frame does not fit the features.
+    (see :func:`models.split.time_split`), or at the explicit boundaries of ``periods`` when given (it needs
+    ``time_col``; the shares of ``config`` are then unused). Truncation, encoding, imputation and LightGBM learn
+    from the train slice; calibration and the ECDF reference from the calibration slice, the end of the training
+    period the booster never saw, so that the test slice stays clean for the metrics. Same data, features and config
+    give the same model text. Raises ValueError, saying how to fix it, when the frame does not fit the features.
     """
     check_features(features, label=label)
     check_schema(df.schema, features, label=label, time_col=time_col)
@@ -58,7 +64,13 @@ def train_bundle(
     data = df.select(columns)
     digest = frame_digest(data)
     version = version or _default_version(digest)
-    parts = time_split(data, time_col, config)
+    if periods is not None:
+        if time_col is None:
+            msg = "periods need a time column; pass time_col"
+            raise ValueError(msg)
+        parts = period_split(data, time_col, periods)
+    else:
+        parts = time_split(data, time_col, config)
 
     pipeline = training_pipeline(
         features, label=label, schema=data.schema, time_col=time_col, config=config, progress=progress
@@ -94,7 +106,10 @@ def train_bundle(
         data_digest=digest,
         rows=rows,
         metrics=metrics,
-        calibration_slice=CALIBRATION_SLICE,
+        calibration_slice=IN_SAMPLE_SLICE
+        if periods is not None and periods.in_sample_calibration
+        else CALIBRATION_SLICE,
+        periods=periods,
         config=config,
         packages=package_versions(),
     )

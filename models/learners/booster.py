@@ -47,11 +47,13 @@ class BoosterLog(StepLog, frozen=True, tag="booster"):
 
 def lgb_params(config: TrainConfig) -> dict[str, LgbParam]:
     """LightGBM parameters for ``config``: binary objective, deterministic, silent."""
+    depth: dict[str, LgbParam] = {"max_depth": config.max_depth} if config.max_depth > 0 else {}
     return {
         "objective": "binary",
         "learning_rate": config.learning_rate,
         "num_leaves": config.num_leaves,
         "min_data_in_leaf": config.min_data_in_leaf,
+        **depth,
         "seed": config.seed,
         "deterministic": True,
         "force_col_wise": True,

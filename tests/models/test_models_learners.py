@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import math
 
+import lightgbm as lgb
+import msgspec
 import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from models_synth import FEATURES, SMALL, make_frame
 from polars.testing import assert_frame_equal
 
 from models.isotonic import isotonic_apply, isotonic_fit
+from models.learners.booster import booster_learner, lgb_params
 from models.learners.calibration import (
     CalibrationLog,
     IsotonicParams,
@@ -169,3 +173,20 @@ def test_ecdf_learner_logs_its_reference() -> None:
     assert log.params.reference_rows == 3
     assert scored.get_column("ecdf").to_list() == [1.0, 0.0, 0.5]
     assert not math.isnan(scored.get_column("ecdf").sum())
+
+
+def test_max_depth_bounds_every_tree_and_is_left_out_when_unlimited() -> None:
+    assert "max_depth" not in lgb_params(SMALL)
+    frame = make_frame(1500).with_columns(pl.col(f.name).cast(pl.Float64) for f in FEATURES if f.kind == "numeric")
+    numeric = [f for f in FEATURES if f.kind == "numeric"]
+    config = msgspec.structs.replace(SMALL, max_depth=2)
+    _, _, log = booster_learner(features=numeric, label="fraud", config=config)(frame)
+    assert log.params.params["max_depth"] == 2
+
+    def depth(node: dict[str, object]) -> int:
+        if "leaf_index" in node:
+            return 0
+        return 1 + max(depth(node["left_child"]), depth(node["right_child"]))  # type: ignore[arg-type]
+
+    trees = lgb.Booster(model_str=log.model_text).dump_model()["tree_info"]
+    assert max(depth(t["tree_structure"]) for t in trees) <= 2
