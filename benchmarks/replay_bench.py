@@ -11,6 +11,7 @@ so it scores once; the candidate policy differs (a lower deny cut-off, a wider c
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -35,8 +36,9 @@ def _run(name: str, path: Path, model: Path, candidate: Path, chunk_rows: int) -
     result = replay(source, profiles, base, cand, chunk_rows=chunk_rows)
     n = result.frame.height
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.stages_s.items())
+    load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     print(f"{name}: {n:,} events in {result.seconds:.1f} s = {n / result.seconds * 60 / 1e6:.2f} M events/min "
-          f"(chunk {chunk_rows:,} rows; {stages})", flush=True)  # fmt: skip
+          f"(chunk {chunk_rows:,} rows; {stages}; {load})", flush=True)  # fmt: skip
 
 
 def main() -> None:

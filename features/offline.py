@@ -30,6 +30,8 @@ def compute_offline(
     profiles: Mapping[str, pl.DataFrame],
     feature_set: FeatureSet,
     labels: pl.DataFrame | None = None,
+    *,
+    needed: Mapping[str, pl.Series] | None = None,
 ) -> pl.DataFrame:
     """`events` (in arrival order) with every feature of `feature_set` added as a column.
 
@@ -37,15 +39,19 @@ def compute_offline(
     lookup of that entity misses, as it would against an empty Redis. `labels` (event_id, the entity key columns,
     occurred_at, labelled_at, optional is_fraud) feed the delayed features, each from its `labelled_at` on; without
     them no fraud is known, as before any `fraudgate labels load`.
+
+    `needed` (replay's chunks: history rows in front of the events wanted) maps a velocity key column to the rows
+    its features need; the other rows are left out of that key's velocity features, and theirs are null.
     """
     df = events.with_row_index("_row")
     for level in build_levels(feature_set):
         for p in level.profiles:
             df = _join_profile(df, p, profiles.get(p.entity))
+    ids: dict[str, pl.Series] = {}  # entity ids of a column, shared by the specs keyed or counting by it
     for v in feature_set.velocity:
-        df = velocity_features(df, v, labels)
+        df = velocity_features(df, v, labels, needed.get(v.key) if needed else None, ids)
     df = DerivedFeatures(feature_set).apply_frame(df)
-    return df.sort("_row").drop("_row")
+    return (df if df["_row"].is_sorted() else df.sort("_row")).drop("_row")
 
 
 def _key_expr(key: tuple[str, ...]) -> pl.Expr:
@@ -66,6 +72,6 @@ def _join_profile(df: pl.DataFrame, spec: ProfileSpec, table: pl.DataFrame | Non
             pl.col(spec.id_column).cast(pl.String).alias(key),
             *[pl.col(f.column).cast(_DTYPES[f.type]).alias(f.feature) for f in spec.fields],
         ).unique(subset=key, keep="last")
-    df = df.join(right, on=key, how="left").drop(key)
+    df = df.join(right, on=key, how="left", maintain_order="left").drop(key)
     defaults = [pl.col(f.feature).fill_null(f.default) for f in spec.fields if f.default is not None]
     return df.with_columns(defaults) if defaults else df

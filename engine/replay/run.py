@@ -84,10 +84,11 @@ def replay(
     configs = (baseline, candidate)
     parts: list[pl.DataFrame] = []
     t = time.perf_counter()
-    for frame, n_history in chunks(source.events, CARD_PAYMENT, chunk_rows):
+    for chunk in chunks(source.events, CARD_PAYMENT, chunk_rows):
         stages["read"] += time.perf_counter() - t
         t = time.perf_counter()
-        df = compute_offline(frame, profiles, CARD_PAYMENT, feature_labels).slice(n_history)
+        df = compute_offline(chunk.frame, profiles, CARD_PAYMENT, feature_labels, needed=chunk.needed)
+        df = df.slice(chunk.n_history)
         stages["features"] += time.perf_counter() - t
         t = time.perf_counter()
         pre = df.select(*(pre_policy(c.policy)[0].is_null().alias(p) for c, p in zip(configs, PREFIXES, strict=True)))
