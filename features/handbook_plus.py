@@ -16,8 +16,8 @@ Every delayed feature still reads labels only once they are known (the 7-day lab
 
 from __future__ import annotations
 
-from features.handbook import DAY, DELAY_DAYS
-from features.specs import DelayedRisk, DerivedSpec, FeatureSet, VelocitySpec, VelocityWindow
+from features.handbook import DELAY_DAYS, HANDBOOK, _days
+from features.specs import DelayedRisk, DerivedSpec, FeatureSet, VelocitySpec
 
 CUSTOMER_DAYS = (1, 7, 30, 90)
 """Card windows (count and amount sum), in days."""
@@ -29,15 +29,6 @@ OLD_RISK_WINDOWS = ((DELAY_DAYS + 21, 7), (DELAY_DAYS + 14, 7))
 """(delay_days, days) of the delayed terminal risk shares that end before the last known weeks."""
 
 
-def _days(prefix: str, n: int, with_sum: bool) -> VelocityWindow:
-    return VelocityWindow(
-        count_feature=f"{prefix}_cnt_{n}d",
-        sum_feature=f"{prefix}_sum_{n}d" if with_sum else None,
-        buckets=n,
-        granularity_s=DAY,
-    )
-
-
 def _risk(delay: int, days: int) -> DelayedRisk:
     name = f"terminal_risk_{days}d" if delay == DELAY_DAYS else f"terminal_risk_{days}d_lag{delay}"
     return DelayedRisk(feature=name, delay_days=delay, days=days)
@@ -46,13 +37,7 @@ def _risk(delay: int, days: int) -> DelayedRisk:
 HANDBOOK_PLUS = FeatureSet(
     name="handbook_plus",
     version="1",
-    event_fields={
-        "event_id": "str",
-        "occurred_at": "datetime",
-        "card_id": "str",
-        "merchant_id": "str",
-        "amount": "float",
-    },
+    event_fields=HANDBOOK.event_fields,  # the same mapped handbook columns
     profiles=(),
     velocity=(
         VelocitySpec(
