@@ -72,6 +72,6 @@ def test_requests_outliving_the_timeout_are_counted_as_timeouts() -> None:
         report = _open_loop(stub, timeout=0.4)
     assert report.errors.by_kind.get("timeout", 0) > 20
     assert report.ok + report.errors.by_kind["timeout"] == report.count
-    # a response after the timeout never counts as an answer: latency runs from the intended send, the timeout from
-    # the actual send, so the bound is timeout + the worst send lag (+ the histogram's < 0.8 % bucket error)
-    assert report.latency_ms.max < (400.0 + report.send_lag_ms.max) * 1.008 + 5.0
+    # a response after the timeout never counts as an answer: timeouts run from the due time and are swept every
+    # 50 ms (loadtest.client), so no answer is older than 400 + 50 ms, read through the histogram's < 0.8 % error
+    assert report.latency_ms.max < (400.0 + 50.0) * 1.008
