@@ -15,6 +15,7 @@ help:
 	@echo "make test   - set up, then ruff, mypy and the whole pytest suite against a real redis-server"
 	@echo "make check  - lint, types and tests without the set-up"
 	@echo "make bench  - the /v1/decide benchmark recorded in docs/BENCHMARKS.md"
+	@echo "make perf-gate - ~1 min: decide path vs /healthz CPU per request, fails on a >30 % regression"
 
 setup: env redis-binary
 
@@ -66,6 +67,11 @@ pytest:
 
 bench: setup
 	$(BIN)/python benchmarks/decide_bench.py
+
+# Same-run ratio of the decide path to a trivial endpoint (docs/benchmarks/speed.md); baseline in
+# benchmarks/perf_baseline.json, re-recorded with `$(BIN)/python benchmarks/perf_gate.py --record`.
+perf-gate: setup
+	$(BIN)/python benchmarks/perf_gate.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -23,6 +23,7 @@ from engine.context import Context
 from engine.errors import FraudgateError
 from engine.logs import REQUEST_ID_HEADER, request_id_from, request_id_var
 from engine.metrics import mark_process_dead
+from engine.pipeline import MetricChildren
 from engine.ratelimit import RateLimiter, TooManyRequests
 from engine.routes import KEY_NAME, ROUTES, api_components
 from engine.settings import Settings
@@ -71,6 +72,7 @@ class EdgeMiddleware(ASGIMiddleware):
 
     def __init__(self, access_log: bool) -> None:
         self.access_log = access_log
+        self._child = MetricChildren()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Serve the request with its id set, then count it."""
@@ -95,8 +97,8 @@ class EdgeMiddleware(ASGIMiddleware):
             route = scope.get("path_template") or "unmatched"
             ctx: Context | None = getattr(scope["app"].state, "ctx", None)
             if ctx is not None:
-                ctx.metrics.http_requests.labels(route, method, str(status)).inc()
-                ctx.metrics.http_latency.labels(route).observe(elapsed)
+                self._child(ctx.metrics.http_requests, route, method, str(status)).inc()
+                self._child(ctx.metrics.http_latency, route).observe(elapsed)
             if self.access_log or status >= 500:
                 access.log(
                     logging.ERROR if status >= 500 else logging.INFO,

@@ -57,7 +57,26 @@ class Loaded(msgspec.Struct, frozen=True):
 def event_row(event: CardPayment) -> dict[str, Any]:
     """The event as a flat row for rules and features (absent optional fields are None)."""
     # `pan` is always None here (tokenized at the edge); leaving the key out keeps it out of every log by construction
-    return {f: getattr(event, f) for f in event.__struct_fields__ if f != "pan"}
+    row = msgspec.structs.asdict(event)
+    row.pop("pan", None)
+    return row
+
+
+class MetricChildren:
+    """prometheus_client children by label values, looked up once: `labels()` takes a lock and builds a key on every
+    call, which the hot path would pay several times per decision. Only for metrics whose children are never
+    removed (counters and histograms of decisions; not the version gauges, which `Metrics.versions` clears)."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+    def __call__(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, cached."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
 
 class _Verdict(msgspec.Struct):
@@ -89,6 +108,8 @@ class DecisionEngine:
         self.sink = sink
         self.metrics = metrics
         self.breaker = breaker
+        self.metric_child = self._child = MetricChildren()
+        """Cached metric children, shared with the routes (`MetricChildren`)."""
         self._drift_of: Bundle | None = None
         self._drift_acc: DriftAccumulator | None = None
 
@@ -147,10 +168,10 @@ class DecisionEngine:
         """The pre-policy verdict (None: on to the model) and the shadow rules that matched."""
         rule, shadow = policy.pre_policy(row)
         for name in shadow:
-            self.metrics.rule_hits.labels(name, "shadow").inc()
+            self._child(self.metrics.rule_hits, name, "shadow").inc()
         if rule is None:
             return None, shadow
-        self.metrics.rule_hits.labels(rule.name, "live").inc()
+        self._child(self.metrics.rule_hits, rule.name, "live").inc()
         return _Verdict(action=rule.action, stage="pre_policy", rule=rule.name, shadow=shadow), shadow
 
     async def _features(self, rows: list[dict[str, Any]], deadline: Deadline) -> list[FeatureVector]:
@@ -247,10 +268,10 @@ class DecisionEngine:
             self.metrics.score_psi.set(acc.psi())
 
     def _count(self, d: Decision) -> None:
-        self.metrics.decisions.labels(d.action, d.stage).inc()
-        self.metrics.latency.labels(d.stage).observe(d.latency_ms / 1000)
+        self._child(self.metrics.decisions, d.action, d.stage).inc()
+        self._child(self.metrics.latency, d.stage).observe(d.latency_ms / 1000)
         if d.degraded_reason:
-            self.metrics.degraded.labels(d.degraded_reason).inc()
+            self._child(self.metrics.degraded, d.degraded_reason).inc()
 
 
 def _stamp(

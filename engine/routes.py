@@ -13,8 +13,9 @@ from http import HTTPStatus
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import HttpMethod, Request, Response, get, post
 from litestar.connection import ASGIConnection
+from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Reference, RequestBody
 
@@ -52,18 +53,23 @@ SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 """OpenAPI security requirement of the guarded routes (scheme declared in `engine.app`)."""
 
 
+async def authorize(connection: ASGIConnection[Any, Any, Any, Any], scope: str) -> None:
+    """The caller's key must carry `scope` (401/403) and be within its rate limit (429)."""
+    ctx = ctx_of(connection)
+    name = ctx.auth.check(connection.headers.get("authorization"), scope)
+    connection.scope[KEY_NAME] = name  # type: ignore[literal-required]
+    limiter: RateLimiter | None = getattr(connection.app.state, "ratelimiter", None)
+    if limiter is not None:
+        try:
+            await limiter.check(name)
+        except TooManyRequests:
+            ctx.metrics.rate_limited.labels(name).inc()
+            raise
+
+
 def _scope_guard(scope: str) -> Any:
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        ctx = ctx_of(connection)
-        name = ctx.auth.check(connection.headers.get("authorization"), scope)
-        connection.scope[KEY_NAME] = name  # type: ignore[literal-required]
-        limiter: RateLimiter | None = getattr(connection.app.state, "ratelimiter", None)
-        if limiter is not None:
-            try:
-                await limiter.check(name)
-            except TooManyRequests:
-                ctx.metrics.rate_limited.labels(name).inc()
-                raise
+        await authorize(connection, scope)
 
     return guard
 
@@ -123,9 +129,10 @@ DECIDE_ERRORS = (*AUTH_ERRORS, 400, 413, 415, 422, 503)
 
 
 def _count_missing(ctx: Context, decisions: list[Decision]) -> None:
+    child = ctx.engine.metric_child
     for d in decisions:
         for feature in d.missing_features:
-            ctx.metrics.feature_missing.labels(feature).inc()
+            child(ctx.metrics.feature_missing, feature).inc()
 
 
 def _deadline(request: Request[Any, Any, Any], sla_ms: float) -> Deadline:
@@ -187,8 +194,20 @@ def tokenize(event: CardPayment, pan_keys: PanKeys) -> CardPayment:
     )
 
 
-@post(
+class HotPost(HTTPRouteHandler):
+    """Route handler of the hot routes. Litestar hands each guard a `copy()` of the route handler on every request
+    (a defensive copy: a guard could mutate it); ours never do, and the copy was a visible share of a pre-policy
+    decision's CPU (docs/benchmarks/speed.md). Same guards, same order, same OpenAPI document."""
+
+    async def authorize_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+        """Run the guards with the handler itself."""
+        for guard in self.resolve_guards():
+            await guard(connection, self)  # type: ignore[misc]
+
+
+@HotPost(
     "/v1/decide",
+    http_method=HttpMethod.POST,
     guards=[_scope_guard("decide")],
     status_code=200,
     security=SECURITY,
@@ -209,8 +228,9 @@ async def decide(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(_encoder.encode(decision), media_type=JSON, headers={"Server-Timing": deadline.server_timing()})
 
 
-@post(
+@HotPost(
     "/v1/decide/batch",
+    http_method=HttpMethod.POST,
     guards=[_scope_guard("decide")],
     status_code=200,
     security=SECURITY,

@@ -22,7 +22,8 @@ from redis.exceptions import RedisError
 from features import keys
 from features.derived import DerivedFeatures
 from features.plan import Level, build_levels
-from features.specs import DelayedRisk, FeatureSet, ProfileField, ValueType, VelocitySpec
+from features.specs import DelayedRisk, FeatureSet, ProfileField, ProfileSpec, ValueType, VelocitySpec
+from features.transport import Args, Batch, Transport, Verb, pairs, transport_for
 from features.velocity import (
     DAY,
     bucket_fields,
@@ -37,6 +38,12 @@ Row = Mapping[str, Any]
 
 VERSION_REFRESH_S = 1.0
 """How long the live profile version is trusted before it is re-read (well under the loader's retire grace)."""
+
+FIELDS_CACHE = 256
+"""Encoded HMGET field lists of velocity buckets kept (they change once a minute per granularity)."""
+
+HMGET, ZCOUNT, HGETALL = Verb("HMGET"), Verb("ZCOUNT"), Verb("HGETALL")
+NO_ARGS = Args(())
 
 
 class FeatureVector(msgspec.Struct):
@@ -91,7 +98,16 @@ class FeatureExecutor:
         self.levels: tuple[Level, ...] = build_levels(feature_set)
         self.derived = DerivedFeatures(feature_set)
         self._redis = redis
+        self._transport: Transport = transport_for(redis)
         self._granularities = {v.entity: granularities(v) for v in feature_set.velocity}
+        self._windows = {
+            (v.entity, g): [w for w in v.windows if w.granularity_s == g]
+            for v in feature_set.velocity
+            for g in self._granularities[v.entity]
+        }
+        # encoded once: the profile columns of every lookup, and the bucket field lists as buckets come by
+        self._columns: dict[int, Args] = {id(p): Args([f.column for f in p.fields]) for p in feature_set.profiles}
+        self._bucket_args: dict[tuple[int, int], Args] = {}
         self._version: int | None = None
         self._version_read_at = -float("inf")
         self._refresh: asyncio.Task[None] | None = None
@@ -136,26 +152,25 @@ class FeatureExecutor:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return "deadline"
-        readers: list[Callable[[list[Any]], None]] = []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for vec in out:
-                self._queue_level(level, vec, pipe, readers)
-            if not readers:
-                return None
-            try:
-                async with asyncio.timeout(min(remaining, level.timeout_s)):
-                    replies = await pipe.execute(raise_on_error=False)
-            except TimeoutError:
-                return "deadline" if time.monotonic() >= deadline else "feature_timeout"
-            except (RedisError, OSError):
-                return "redis_error"
+        readers: list[Callable[[Any], None]] = []
+        batch = self._transport.batch()
+        for vec in out:
+            self._queue_level(level, vec, batch, readers)
+        if not readers:
+            return None
+        try:
+            replies = await self._transport.execute(batch, min(remaining, level.timeout_s))
+        except TimeoutError:
+            return "deadline" if time.monotonic() >= deadline else "feature_timeout"
+        except (RedisError, OSError):
+            return "redis_error"
         if any(isinstance(r, Exception) for r in replies):
             return "redis_error"
         for read, reply in zip(readers, replies, strict=True):
             read(reply)
         return None
 
-    def _queue_level(self, level: Level, vec: FeatureVector, pipe: Any, readers: list[Callable[[Any], None]]) -> None:
+    def _queue_level(self, level: Level, vec: FeatureVector, pipe: Batch, readers: list[Callable[[Any], None]]) -> None:
         values = vec.values
         for p in level.profiles:
             entity_id = _entity_id(values, p.key)
@@ -163,7 +178,7 @@ class FeatureExecutor:
                 for f in p.fields:
                     values[f.feature] = f.default
                 continue
-            pipe.hmget(keys.profile_key(p.entity, entity_id, self._version), [f.column for f in p.fields])
+            pipe.add(HMGET, keys.profile_key(p.entity, entity_id, self._version), self._profile_columns(p))
             readers.append(_profile_reader(values, p.fields))
         for v in level.velocity:
             entity_id = _entity_id(values, (v.key,))
@@ -174,24 +189,38 @@ class FeatureExecutor:
             self._queue_velocity(v, entity_id, values, pipe, readers)
 
     def _queue_velocity(
-        self, v: VelocitySpec, entity_id: str, values: dict[str, Any], pipe: Any, readers: list[Callable[[Any], None]]
+        self, v: VelocitySpec, entity_id: str, values: dict[str, Any], pipe: Batch, readers: list[Callable[[Any], None]]
     ) -> None:
         ts = values["occurred_at"].timestamp()
         day_counts: list[Any] = []
         for g, kept in self._granularities[v.entity].items():
             b = bucket_of(ts, g)
-            pipe.hmget(keys.velocity_key(v.entity, entity_id, g), bucket_fields(b, kept))
-            windows = [w for w in v.windows if w.granularity_s == g]
+            pipe.add(HMGET, keys.velocity_key(v.entity, entity_id, g), self._bucket_fields(b, kept))
+            windows = self._windows[(v.entity, g)]
             readers.append(_velocity_reader(values, kept, windows, day_counts if g == DAY else None))
         for d in v.distinct:
             lo, hi = distinct_range(bucket_of(ts, d.granularity_s), d)
-            pipe.zcount(keys.distinct_key(v.entity, entity_id, d.field, d.granularity_s), lo, hi)
+            pipe.add(ZCOUNT, keys.distinct_key(v.entity, entity_id, d.field, d.granularity_s), Args((lo, hi)))
             readers.append(_scalar_reader(values, d.feature))
         if v.delayed:
             day = bucket_of(ts, DAY)
             kept = self._granularities[v.entity][DAY]
-            pipe.hgetall(keys.label_key(v.entity, entity_id))
+            pipe.add(HGETALL, keys.label_key(v.entity, entity_id), NO_ARGS)
             readers.append(_delayed_reader(values, v.delayed, day, kept, day_counts))
+
+    def _profile_columns(self, p: ProfileSpec) -> Args:
+        args = self._columns.get(id(p))
+        if args is None:  # a spec not of this feature set's tuple (never in practice): encode it now
+            args = self._columns[id(p)] = Args([f.column for f in p.fields])
+        return args
+
+    def _bucket_fields(self, bucket: int, kept: int) -> Args:
+        args = self._bucket_args.get((bucket, kept))
+        if args is None:
+            if len(self._bucket_args) >= FIELDS_CACHE:
+                self._bucket_args.clear()
+            args = self._bucket_args[(bucket, kept)] = Args(bucket_fields(bucket, kept))
+        return args
 
     def _default_level(self, level: Level, out: list[FeatureVector], failure: str) -> None:
         for vec in out:
@@ -231,7 +260,8 @@ def _delayed_reader(
 ) -> Callable[[Any], None]:
     """Fraud share from the label hash (this reply) over the day counts the day-bucket reader kept."""
 
-    def read(reply: dict[bytes, bytes]) -> None:
+    def read(raw: Any) -> None:
+        reply = pairs(raw)
         first = day - kept + 1  # bucket of day_counts[0]
         for r in specs:
             span = delayed_days(day, r.delay_days, r.days)

@@ -23,11 +23,16 @@ class VelocityUpdater:
         self._granularities = {v.entity: granularities(v) for v in feature_set.velocity}
         self._distinct = {v.entity: distinct_groups(v) for v in feature_set.velocity}
 
-    def queue(self, pipe: Any, event: Mapping[str, Any]) -> int:
-        """Queue the updates for `event` on `pipe`; returns how many commands were queued."""
+    @property
+    def sha(self) -> str:
+        """SHA1 of the update script (EVALSHA)."""
+        return str(self._script.sha)
+
+    def updates(self, event: Mapping[str, Any]) -> list[list[Any]]:
+        """For each velocity entity of `event`: `numkeys, *keys, *argv` of one call of the update script."""
         ts = int(event["occurred_at"].timestamp())
         cents = to_cents(float(event["amount"]))
-        queued = 0
+        out: list[list[Any]] = []
         for v in self.feature_set.velocity:
             entity_id = event.get(v.key)
             if entity_id is None or entity_id == "":
@@ -44,13 +49,19 @@ class VelocityUpdater:
                     continue
                 key_list.append(keys.distinct_key(v.entity, str(entity_id), field, g))
                 args += [g, kept, (kept + 1) * g, str(value)]
+            out.append([len(key_list), *key_list, *args])
+        return out
+
+    def queue(self, pipe: Any, event: Mapping[str, Any]) -> int:
+        """Queue the updates for `event` on a redis-py pipeline `pipe`; returns how many commands were queued."""
+        calls = self.updates(event)
+        for call in calls:
             # AsyncScript.__call__ awaits; on a pipeline we queue EVALSHA ourselves and let the pipeline load the
             # script (SCRIPT EXISTS / LOAD) before it executes, as redis-py does for registered scripts.
             if hasattr(pipe, "scripts"):
                 pipe.scripts.add(self._script)
-                pipe.evalsha(self._script.sha, len(key_list), *key_list, *args)
+                pipe.evalsha(self._script.sha, *call)
             else:
                 # a cluster pipeline loads no scripts on its shards: EVAL carries the body (compiled once per shard)
-                pipe.execute_command("EVAL", UPDATE_LUA, len(key_list), *key_list, *args)
-            queued += 1
-        return queued
+                pipe.execute_command("EVAL", UPDATE_LUA, *call)
+        return len(calls)
