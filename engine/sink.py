@@ -158,7 +158,10 @@ class DecisionSink:
 
     async def _write(self, batch: list[tuple[Mapping[str, Any], bytes]]) -> None:
         payloads = [p for _, p in batch]
-        if (self._maybe_spilled and self._spill_pending()) or (self.breaker is not None and self.breaker.is_open):
+        # The breaker is not consulted here: it also opens on feature timeouts under CPU overload, when Redis is fine,
+        # and spilling (fsync) then would only add load. A Redis that is really away refuses fast; the write is
+        # bounded by WRITE_TIMEOUT_S either way. Replay, below, does wait for the breaker to close.
+        if self._maybe_spilled and self._spill_pending():
             # order: nothing may overtake what already waits in the spill file
             self._spill(payloads)
             await self._replay()
