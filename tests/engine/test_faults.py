@@ -27,10 +27,12 @@ from engine.sink import DecisionSink, LogRecord
 from engine.spill import SpillFile
 from features import keys
 from features.card_payment import CARD_PAYMENT
+from features.specs import with_timeouts
 from features.updates import VelocityUpdater
 
 DECIDE = {"Authorization": "Bearer s3cret"}
 SLA_MS = 50
+KILL_SLA_MS = 2_000
 MARGIN_MS = 250  # generous: a shared 2-core machine; the budget itself is what the engine enforces
 
 
@@ -76,7 +78,12 @@ def test_redis_killed_and_restarted_mid_traffic(own_redis: LocalRedis, model_dir
         model_dir=model_dir,
         data_dir=tmp_path,
     )
-    ctx = Context.build(settings)
+    # generous lookup timeouts and budget: the test is about outages, and a busy CI machine must not turn a slow
+    # but healthy lookup into a "degraded before the outage" failure (test_slow_redis covers the budget itself)
+    ctx = Context.build(settings, with_timeouts(CARD_PAYMENT, 1_000))
+    ctx.engine.loaded = msgspec.structs.replace(
+        ctx.engine.loaded, policy=msgspec.structs.replace(ctx.engine.loaded.policy, sla_ms=KILL_SLA_MS)
+    )
     answered: list[dict[str, Any]] = []
     with TestClient(create_app(settings, ctx)) as c:
         before = _send(c, range(30))
@@ -90,7 +97,7 @@ def test_redis_killed_and_restarted_mid_traffic(own_redis: LocalRedis, model_dir
         after = _send(c, range(60, 90))
         answered = before + during + after
     for d in answered:
-        assert d["latency_ms"] <= SLA_MS + MARGIN_MS, d
+        assert d["latency_ms"] <= KILL_SLA_MS + MARGIN_MS, d
     model_path = lambda ds: [d for d in ds if d["stage"] != "pre_policy"]  # noqa: E731
     assert not any(d["degraded"] for d in before + after)  # degraded only during the outage ...
     assert all(d["degraded"] for d in model_path(during))  # ... and every model decision during it says so
