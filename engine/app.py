@@ -22,8 +22,7 @@ from engine.auth import KeyFileWatcher
 from engine.context import Context
 from engine.errors import FraudgateError
 from engine.logs import REQUEST_ID_HEADER, request_id_from, request_id_var
-from engine.metrics import mark_process_dead
-from engine.pipeline import MetricChildren
+from engine.metrics import MetricChildren, mark_process_dead
 from engine.ratelimit import RateLimiter, TooManyRequests
 from engine.routes import KEY_NAME, ROUTES, api_components
 from engine.settings import Settings

@@ -8,6 +8,7 @@ their values combine across workers (`multiprocess_mode`); in one process that a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
@@ -132,3 +133,20 @@ class Metrics:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, str(_multiprocess_dir))  # type: ignore[no-untyped-call]
         return generate_latest(registry)
+
+
+class MetricChildren:
+    """prometheus_client children by label values, looked up once: `labels()` takes a lock and builds a key on every
+    call, which the hot path would pay several times per decision. Only for metrics whose children are never
+    removed (counters and histograms of decisions; not the version gauges, which `Metrics.versions` clears)."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+    def __call__(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, cached."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child

@@ -20,7 +20,7 @@ import msgspec
 
 from engine.breaker import CircuitBreaker
 from engine.deadline import Deadline
-from engine.metrics import Metrics
+from engine.metrics import MetricChildren, Metrics
 from engine.policy import Action, Policy
 from engine.schemas import CardPayment, Decision, Reason, Stage
 from engine.sink import DecisionSink, LogRecord
@@ -62,23 +62,6 @@ def event_row(event: CardPayment) -> dict[str, Any]:
     return row
 
 
-class MetricChildren:
-    """prometheus_client children by label values, looked up once: `labels()` takes a lock and builds a key on every
-    call, which the hot path would pay several times per decision. Only for metrics whose children are never
-    removed (counters and histograms of decisions; not the version gauges, which `Metrics.versions` clears)."""
-
-    def __init__(self) -> None:
-        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
-
-    def __call__(self, metric: Any, *labels: str) -> Any:
-        """`metric.labels(*labels)`, cached."""
-        key = (metric, labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
-
-
 class _Verdict(msgspec.Struct):
     """A decision before it is stamped with versions and latency."""
 
@@ -108,8 +91,7 @@ class DecisionEngine:
         self.sink = sink
         self.metrics = metrics
         self.breaker = breaker
-        self.metric_child = self._child = MetricChildren()
-        """Cached metric children, shared with the routes (`MetricChildren`)."""
+        self._child = MetricChildren()
         self._drift_of: Bundle | None = None
         self._drift_acc: DriftAccumulator | None = None
 
@@ -272,6 +254,8 @@ class DecisionEngine:
         self._child(self.metrics.latency, d.stage).observe(d.latency_ms / 1000)
         if d.degraded_reason:
             self._child(self.metrics.degraded, d.degraded_reason).inc()
+        for feature in d.missing_features:
+            self._child(self.metrics.feature_missing, feature).inc()
 
 
 def _stamp(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import HttpMethod, Request, Response, get, post
@@ -128,13 +128,6 @@ AUTH_ERRORS = (401, 403, 429)
 DECIDE_ERRORS = (*AUTH_ERRORS, 400, 413, 415, 422, 503)
 
 
-def _count_missing(ctx: Context, decisions: list[Decision]) -> None:
-    child = ctx.engine.metric_child
-    for d in decisions:
-        for feature in d.missing_features:
-            child(ctx.metrics.feature_missing, feature).inc()
-
-
 def _deadline(request: Request[Any, Any, Any], sla_ms: float) -> Deadline:
     asked = request.headers.get(BUDGET_HEADER)
     if asked is None:
@@ -166,10 +159,13 @@ class UnsupportedMediaType(FraudgateError):
     status_code = 415
 
 
-def decode_event(raw: bytes, pan_keys: PanKeys) -> CardPayment:
-    """Decode one event, tokenizing a raw PAN; the error names the field (`... - at $.amount`), never a value."""
+T = TypeVar("T")
+
+
+def _decode(decoder: msgspec.json.Decoder[T], raw: bytes) -> T:
+    """Decode a body with `decoder`; every way it can fail is a 422 naming the field or the problem, never a 500."""
     try:
-        event = _event_decoder.decode(raw)
+        return decoder.decode(raw)
     except msgspec.ValidationError as e:
         raise explain_refusal(e) from None
     except msgspec.DecodeError as e:
@@ -178,6 +174,11 @@ def decode_event(raw: bytes, pan_keys: PanKeys) -> CardPayment:
         raise BadRequest(TOO_DEEP) from None
     except UnicodeDecodeError:
         raise BadRequest(NOT_UTF8) from None
+
+
+def decode_event(raw: bytes, pan_keys: PanKeys) -> CardPayment:
+    """Decode one event, tokenizing a raw PAN; the error names the field (`... - at $.amount`), never a value."""
+    event = _decode(_event_decoder, raw)
     return tokenize(event, pan_keys) if event.pan is not None else event
 
 
@@ -223,8 +224,6 @@ async def decide(request: Request[Any, Any, Any]) -> Response[bytes]:
         raise PayloadTooLarge(f"body over {ctx.settings.max_body_bytes} bytes; send several events to /v1/decide/batch")
     event = decode_event(body, ctx.pan_keys)
     (decision,) = await ctx.engine.decide([event], deadline)
-    if decision.missing_features:
-        _count_missing(ctx, [decision])
     return Response(_encoder.encode(decision), media_type=JSON, headers={"Server-Timing": deadline.server_timing()})
 
 
@@ -241,17 +240,7 @@ async def decide_batch(request: Request[Any, Any, Any]) -> Response[bytes]:
     _check_json(request)
     ctx = ctx_of(request)
     deadline = _deadline(request, ctx.engine.loaded.policy.sla_ms)
-    body = await request.body()
-    try:
-        batch = _batch_decoder.decode(body)
-    except msgspec.ValidationError as e:
-        raise BadRequest(str(e)) from None
-    except msgspec.DecodeError as e:
-        raise BadRequest(f"body is not valid JSON: {e}") from None
-    except RecursionError:
-        raise BadRequest(TOO_DEEP) from None
-    except UnicodeDecodeError:
-        raise BadRequest(NOT_UTF8) from None
+    batch = _decode(_batch_decoder, await request.body())
     if len(batch.events) > ctx.settings.max_batch:
         raise BadRequest(f"events: at most {ctx.settings.max_batch} per batch, got {len(batch.events)} - at `$.events`")
     entries: list[Decision | ItemError | None] = [None] * len(batch.events)
@@ -268,7 +257,6 @@ async def decide_batch(request: Request[Any, Any, Any]) -> Response[bytes]:
         decided = await ctx.engine.decide([e for _, e in good], deadline)
         for (i, _), d in zip(good, decided, strict=True):
             entries[i] = d
-        _count_missing(ctx, decided)
     response = BatchResponse(decisions=[e for e in entries if e is not None])
     return Response(_encoder.encode(response), media_type=JSON, headers={"Server-Timing": deadline.server_timing()})
 
