@@ -18,32 +18,18 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.harness import wait_ready  # noqa: E402
 from engine.demo import ensure_demo_data, ensure_model, ensure_profiles  # noqa: E402
 from engine.redis_server import LocalRedis, free_port  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python")
-
-
-def _wait_ready(url: str, timeout_s: float = 30) -> None:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"engine at {url} not ready within {timeout_s} s")
 
 
 def _load(url: str, key: str, out: Path, args: list[str]) -> dict[str, Any]:
@@ -106,7 +92,7 @@ def main() -> int:
         server = subprocess.Popen([str(ROOT / ".venv/bin/fraudgate"), "serve"], cwd=ROOT, env=env)
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_ready(url)
+            wait_ready(url, server)
             events = str(demo / "events.parquet")
             common = ["--rate", str(a.rate), "--duration", str(a.duration), "--warmup", "3"]
             trivial = _load(url, secret, work / "healthz.json", ["--path", "/healthz", *common])

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
+from benchmarks.harness import wait_ready  # noqa: E402
 from engine.demo import ensure_demo_data, ensure_model, ensure_profiles  # noqa: E402
 from engine.etl import drain, read_output  # noqa: E402
 from engine.redis_server import LocalRedis, free_port  # noqa: E402
@@ -87,13 +88,7 @@ def main() -> int:
            "FRAUDGATE_MODEL_DIR": str(settings.model_dir)}  # fmt: skip
     server = subprocess.Popen([str(ROOT / ".venv/bin/fraudgate"), "serve"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    wait_ready(url, server)
     total = a.before + a.outage + a.after
 
     async def scenario() -> list[dict[str, Any]]:

@@ -43,6 +43,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.harness import wait_ready  # noqa: E402
 from engine.redis_server import LocalRedis, free_port  # noqa: E402
 from engine.training import read_profiles, train_card_payment  # noqa: E402
 from features.card_payment import CARD_PAYMENT  # noqa: E402
@@ -80,21 +81,6 @@ def _answered(url: str, route: str) -> int:
         text = r.read().decode()
     pattern = re.compile(r"^fraudgate_http_requests_total\{([^}]*)\} ([0-9.e+]+)$", re.M)
     return int(sum(float(v) for labels, v in pattern.findall(text) if f'route="{route}"' in labels))
-
-
-def _wait_ready(url: str, server: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if server.poll() is not None:
-            raise SystemExit(f"fraudgate serve exited with {server.returncode} before it was ready")
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"engine at {url} not ready within {timeout_s} s")
 
 
 def _trial(
@@ -151,7 +137,7 @@ def main() -> int:
         url = f"http://127.0.0.1:{port}"
         rows: list[tuple[dict[str, Any], dict[str, Any]]] = []
         try:
-            _wait_ready(url, server)
+            wait_ready(url, server)
             events = ["--events", str(data / "events.parquet")]
             _trial(url, server.pid, key, "/v1/decide", events, a, work / "warm.json")  # warm caches, connections
             for i in range(a.trials):
