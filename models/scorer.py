@@ -102,13 +102,18 @@ class Scorer:
         """Score one row; ``reasons`` > 0 adds that many top contributions (TreeSHAP: costs far more than a score)."""
         x = self.vector(row)
         raw = self._fast.predict(x)
-        top: tuple[Reason, ...] = ()
-        if reasons > 0:
-            contrib = self._fast.contributions(x)
-            names = self.feature_names
-            order = sorted(range(len(names)), key=lambda j: (-abs(contrib[j]), j))[:reasons]
-            top = tuple(Reason(feature=names[j], contribution=contrib[j]) for j in order)
+        top = self._top(x, reasons) if reasons > 0 else ()
         return Score(score=raw, calibrated=self._calibrate(raw), ecdf=self._ecdf(raw), reasons=top)
+
+    def reasons(self, row: Mapping[str, Any], n: int = 3) -> tuple[Reason, ...]:
+        """The `n` top contributions alone, for a row already scored (the engine asks only for review and deny)."""
+        return self._top(self.vector(row), n)
+
+    def _top(self, x: Any, n: int) -> tuple[Reason, ...]:
+        contrib = self._fast.contributions(x)
+        names = self.feature_names
+        order = sorted(range(len(names)), key=lambda j: (-abs(contrib[j]), j))[:n]
+        return tuple(Reason(feature=names[j], contribution=contrib[j]) for j in order)
 
     def score_frame(self, df: pl.DataFrame) -> pl.DataFrame:
         """``df`` with Float64 columns ``score``, ``calibrated`` and ``ecdf`` added; absent features count as null."""

@@ -97,6 +97,7 @@ def test_reasons_are_the_top_contributions(bundle: Bundle) -> None:
     assert sum(r.contribution for r in full.reasons) + contrib[-1] == pytest.approx(log_odds)
     assert bundle.scorer.score(row, reasons=2).reasons == full.reasons[:2]
     assert bundle.scorer.score(row, reasons=0).reasons == ()
+    assert bundle.scorer.reasons(row, 2) == full.reasons[:2]  # the reasons-only path the engine uses
     assert full.score > bundle.scorer.score({}, reasons=0).score
 
 
