@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from features import keys
 from features.specs import FeatureSet, ProfileSpec
+from features.transport import command
 
 CHUNK = 50_000
 """Rows encoded and sent at once (a few MB of protocol)."""
@@ -172,9 +173,9 @@ class _raw_connection:
         hello: list[bytes] = []
         if kw.get("password"):
             auth = [kw["username"], kw["password"]] if kw.get("username") else [kw["password"]]
-            hello.append(_command("AUTH", *auth))
+            hello.append(command("AUTH", *auth))
         if int(kw.get("db") or 0):
-            hello.append(_command("SELECT", str(kw["db"])))
+            hello.append(command("SELECT", str(kw["db"])))
         if hello:
             sock.sendall(b"".join(hello))
             _count_replies(sock, len(hello))
@@ -183,14 +184,6 @@ class _raw_connection:
     def __exit__(self, *exc: object) -> None:
         if self.sock is not None:
             self.sock.close()
-
-
-def _command(*args: str) -> bytes:
-    out = [f"*{len(args)}\r\n".encode()]
-    for a in args:
-        b = a.encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
 
 
 def _count_replies(sock: socket.socket, expected: int) -> None:

@@ -49,6 +49,11 @@ class Args:
         self.resp = _resp(self.items)
 
 
+def command(*items: str | int | bytes) -> bytes:
+    """One whole command in RESP (the array header and its bulk strings)."""
+    return b"*%d\r\n%s" % (len(items), _resp(items))
+
+
 def _resp(items: tuple[str | int | bytes, ...]) -> bytes:
     if bytes not in set(map(type, items)):
         # one string and one encode for the lot (the sink sends ~20 arguments per velocity update)
