@@ -94,13 +94,21 @@ def _known_ids(partition: Path) -> set[str]:
     return set(pl.scan_parquet(partition / "*.parquet").select("event_id").collect()["event_id"].to_list())
 
 
-def write_batch(frame: pl.DataFrame, out: Path) -> int:
-    """Write new records, partition by partition, durably; returns how many were new."""
+def write_batch(frame: pl.DataFrame, out: Path, known: dict[Path, set[str]] | None = None) -> int:
+    """Write new records, partition by partition, durably; returns how many were new.
+
+    `known` caches each partition's event ids across the batches of one drain, so a partition is read once, not
+    once per batch (the files are only ever written by this function, which keeps the cache current).
+    """
+    known = {} if known is None else known
     written = 0
     frame = frame.with_columns(pl.col("decided_at").dt.date().cast(pl.String).alias("_date"))
     for (date,), part in frame.group_by(["_date"], maintain_order=True):
         folder = out / f"date={date}"
-        fresh = part.filter(~pl.col("event_id").is_in(list(_known_ids(folder)))).unique("event_id", keep="first")
+        if folder not in known:
+            known[folder] = _known_ids(folder)
+        seen = known[folder]
+        fresh = part.filter(~pl.col("event_id").is_in(list(seen))).unique("event_id", keep="first")
         if fresh.is_empty():
             continue
         folder.mkdir(parents=True, exist_ok=True)
@@ -110,6 +118,7 @@ def write_batch(frame: pl.DataFrame, out: Path) -> int:
         with tmp.open("rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, folder / name)
+        seen.update(fresh["event_id"].to_list())
         written += fresh.height
     return written
 
@@ -132,10 +141,11 @@ def drain(
     """Move the stream to Parquet under `out`; with `once`, stop when it is empty. Returns (read, written)."""
     ensure_group(client)
     read = written = 0
+    known: dict[Path, set[str]] = {}
     bar = tqdm(desc="etl", unit="records", disable=not progress)
     while True:
         for entries in _batches(client, consumer, count, None if once else 1_000):
-            written += write_batch(to_frame(entries), out)
+            written += write_batch(to_frame(entries), out, known)
             client.xack(DECISION_STREAM, GROUP, *[sid for sid, _ in entries])
             read += len(entries)
             bar.update(len(entries))
