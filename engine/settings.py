@@ -121,20 +121,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for var, field in text.items():
             if env.get(var):
                 kwargs[field] = env[var]
-        ints = {
-            "FRAUDGATE_PORT": "port",
-            "FRAUDGATE_MAX_BODY_BYTES": "max_body_bytes",
-            "FRAUDGATE_MAX_BATCH": "max_batch",
-            "FRAUDGATE_MAX_BATCH_BODY_BYTES": "max_batch_body_bytes",
-            "FRAUDGATE_RATE_BURST": "rate_burst",
-            "FRAUDGATE_WORKERS": "workers",
+        numbers: dict[str, tuple[str, type[int] | type[float]]] = {
+            "FRAUDGATE_PORT": ("port", int),
+            "FRAUDGATE_MAX_BODY_BYTES": ("max_body_bytes", int),
+            "FRAUDGATE_MAX_BATCH": ("max_batch", int),
+            "FRAUDGATE_MAX_BATCH_BODY_BYTES": ("max_batch_body_bytes", int),
+            "FRAUDGATE_RATE_BURST": ("rate_burst", int),
+            "FRAUDGATE_WORKERS": ("workers", int),
+            "FRAUDGATE_POLICY_WATCH_S": ("policy_watch_s", float),
+            "FRAUDGATE_API_KEYS_WATCH_S": ("api_keys_watch_s", float),
+            "FRAUDGATE_RATE_LIMIT": ("rate_limit", float),
         }
-        for var, field in ints.items():
+        for var, (field, cast) in numbers.items():
             if env.get(var):
                 try:
-                    kwargs[field] = int(env[var])
+                    value = cast(env[var])
                 except ValueError:
-                    raise ConfigError(f"{var} must be an integer, got {env[var]!r}") from None
+                    kind = "an integer" if cast is int else "a number"
+                    raise ConfigError(f"{var} must be {kind}, got {env[var]!r}") from None
+                if cast is float and not value >= 0:  # seconds and rates: NaN and negatives refused
+                    raise ConfigError(f"{var} must be >= 0, got {env[var]!r}")
+                kwargs[field] = value
         paths = {
             "FRAUDGATE_POLICY_DIR": "policy_dir",
             "FRAUDGATE_MODEL_DIR": "model_dir",
@@ -148,19 +155,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for var, field in paths.items():
             if env.get(var):
                 kwargs[field] = Path(env[var])
-        floats = {
-            "FRAUDGATE_POLICY_WATCH_S": "policy_watch_s",
-            "FRAUDGATE_API_KEYS_WATCH_S": "api_keys_watch_s",
-            "FRAUDGATE_RATE_LIMIT": "rate_limit",
-        }
-        for var, field in floats.items():
-            if env.get(var):
-                try:
-                    kwargs[field] = float(env[var])
-                except ValueError:
-                    raise ConfigError(f"{var} must be a number, got {env[var]!r}") from None
-                if not float(str(kwargs[field])) >= 0:
-                    raise ConfigError(f"{var} must be >= 0, got {env[var]!r}")
         if env.get("FRAUDGATE_ACCESS_LOG"):
             kwargs["access_log"] = env["FRAUDGATE_ACCESS_LOG"].strip().lower() in ("1", "true", "yes", "on")
         if env.get("FRAUDGATE_LOG_LEVEL"):
