@@ -32,16 +32,21 @@ from engine.demo import ensure_demo_data, ensure_model  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.training import read_profiles, train_card_payment, training_frame  # noqa: E402
 from models import Bundle, Score, TrainConfig, load_bundle  # noqa: E402
+from models.scorer import Scorer  # noqa: E402
 
 
-def side_by_side(fns: dict[str, Callable[[Any], object]], inputs: Sequence[Any], repeat: int) -> dict[str, float]:
+def side_by_side(
+    fns: dict[str, Callable[[Any], object]], inputs: Sequence[Any], repeat: int, *, pair: bool = False
+) -> dict[str, float]:
     """Best of ``repeat`` passes over ``inputs`` per function, in µs per call. The functions take turns in every
-    round, so that load from other processes on this shared machine falls on all of them alike."""
+    round, so that load from other processes on this shared machine falls on all of them alike. With ``pair``,
+    inputs are tuples and the i-th function reads the i-th element of each."""
     best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat):
-        for name, fn in fns.items():
+        for i, (name, fn) in enumerate(fns.items()):
+            args = [x[i] for x in inputs] if pair else inputs
             start = time.perf_counter_ns()
-            for x in inputs:
+            for x in args:
                 fn(x)
             best[name] = min(best[name], (time.perf_counter_ns() - start) / len(inputs) / 1000)
     return best
@@ -112,8 +117,8 @@ def check_equal(name: str, fn: Callable[[Any], Any], rows: list[Any], expected: 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=300, help="demo feature rows to score (default 300)")
-    parser.add_argument("--repeat", type=int, default=40, help="passes over the rows; the best is kept (default 40)")
+    parser.add_argument("--rows", type=int, default=3000, help="demo feature rows to score (default 3000)")
+    parser.add_argument("--repeat", type=int, default=20, help="passes over the rows; the best is kept (default 20)")
     parser.add_argument("--reason-rows", type=int, default=50, help="rows for the (slow) reasons figures")
     parser.add_argument("--extra-site", type=Path, help="site-packages of a venv holding lleaves / treelite")
     parser.add_argument(
@@ -160,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     expected = np.array([float(booster.predict(matrix[id(v)], num_threads=1)[0]) for v in vectors])
     raw_of = {id(row): float(e) for row, e in zip(rows, expected, strict=True)}
     check_equal("C API fast path", fast.predict, vectors, expected)
+    forest = scorer.native
+    if forest is None:
+        print("  compiled stage (models/_forest.c): not built here (no C compiler?), skipped")
+    else:
+        check_equal("compiled forest (models/_forest.c)", forest.predict, vectors, expected)
+    fallback = Scorer(scorer.spec, (path / "model.txt").read_text(), use_native=False)
     compiled = compiled_options(path / "model.txt", vectors)
     for name, fn in compiled.items():
         check_equal(name, fn, vectors, expected)
@@ -171,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             baseline: lambda x: booster.predict(matrix[id(x)], num_threads=1),
             "C API single-row fast path": fast.predict,
+            **({"compiled forest (models/_forest.c)": forest.predict} if forest else {}),
             **compiled,
         },
         vectors,
@@ -186,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     stage_fns: dict[str, Callable[[Any], object]] = {
         baseline: lambda row: booster.predict(matrix[id(vector_of[id(row)])], num_threads=1),
         "previous Scorer.score (numpy row + Booster.predict)": before,
-        "Scorer.score(row, reasons=0)": lambda row: scorer.score(row, reasons=0),
-        "  vector: lookup, encode, impute, into ctypes": scorer.vector,
+        "Scorer.score_row(row): the stage the engine calls": scorer.score_row,
+        "Python adapters + C API (fallback, use_native=False)": fallback.score_row,
+        "  vector: lookup, encode, impute, into ctypes": fallback.vector,
         "  C API fast path": lambda row: fast.predict(vector_of[id(row)]),
         "  calibration + ECDF": lambda row: (calibrate(raw_of[id(row)]), ecdf(raw_of[id(row)])),
         "  Score struct": lambda row: Score(score=raw_of[id(row)], calibrated=0.5, ecdf=0.5),
@@ -204,9 +217,21 @@ def main(argv: list[str] | None = None) -> int:
     stage = side_by_side(stage_fns, rows, r)
     for name, us in stage.items():
         print(f"  {name:<52} {us:8.2f}   {stage[baseline] / us:5.1f}x")
-    total = stage["Scorer.score(row, reasons=0)"]
-    adapters = total - stage["  C API fast path"]
-    print(f"  adapters (everything but the trees): {adapters:.2f} µs = {adapters / total:.0%} of the model stage")
+    total = stage["Scorer.score_row(row): the stage the engine calls"]
+    if forest:
+        # the same call shape as the stage (one C call per row, no lambda), so that the difference is the adapters
+        both = side_by_side(
+            {"stage": scorer.score_row, "trees": forest.predict}, list(zip(rows, vectors, strict=True)), r, pair=True
+        )
+        print(f"  stage {both['stage']:.2f} µs, trees + sigmoid alone (encoded row, one C call) {both['trees']:.2f} µs")
+        adapters = both["stage"] - both["trees"]
+        print(
+            f"  adapters of the compiled stage (gather, encode, impute, calibration, ECDF, Score; the stage minus the "
+            f"trees alone): {adapters:.2f} µs = {adapters / both['stage']:.0%} of the model stage"
+        )
+    fb_total = stage["Python adapters + C API (fallback, use_native=False)"]
+    fb_adapters = fb_total - stage["  C API fast path"]
+    print(f"  fallback adapters: {fb_adapters:.2f} µs = {fb_adapters / fb_total:.0%} of its stage")
 
     print("\n3. reasons: TreeSHAP contributions (µs per row):")
     few = rows[: args.reason_rows]

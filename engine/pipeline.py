@@ -186,7 +186,7 @@ class DecisionEngine:
         if deadline.expired():
             return self._fallback(row, policy, shadow, vec, vec.failure or "deadline_model")
         try:
-            s = bundle.scorer.score(vec.values, reasons=0)
+            s = bundle.scorer.score_row(vec.values)
             action, name = policy.threshold({**row, "score": s.score, "calibrated": s.calibrated, "ecdf": s.ecdf})
             # SHAP contributions cost ~1.3 ms a row against ~13 us for the score: only the decisions someone
             # will look at (review, deny) carry them; approvals answer with no reasons (README, "Departures")
@@ -226,7 +226,7 @@ class DecisionEngine:
     ) -> dict[str, Any] | None:
         """The challenger's scores and the action the same thresholds would give them (never acting)."""
         try:
-            s = challenger.scorer.score(vec.values, reasons=0)
+            s = challenger.scorer.score_row(vec.values)
         except Exception:
             log.exception("challenger %s failed to score", challenger.manifest.version)
             return None

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 import math
-from collections.abc import Mapping
+from array import array
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import lightgbm as lgb
+import msgspec
 import numpy as np
 import polars as pl
 
+from models import native
 from models.errors import ScoringError
 from models.fast_predict import FastPredictor
+from models.forest import UnsupportedModel, flatten
 from models.learners.booster import SCORE
-from models.learners.calibration import CALIBRATED, scalar_calibrator
+from models.learners.calibration import CALIBRATED, PLATT_CLIP, PLATT_EPS, PlattParams, scalar_calibrator
 from models.learners.ecdf import ECDF, scalar_ecdf
 from models.pipeline import PipelineSpec, spec_predict
 from models.schema import Reason, Score
 
 _NAN = math.nan
+
+log = logging.getLogger(__name__)
 
 
 class Scorer:
@@ -32,8 +40,11 @@ class Scorer:
     feature_names: tuple[str, ...]
     """Features in booster column order."""
 
-    def __init__(self, spec: PipelineSpec, model_text: str) -> None:
-        """Build the booster, lookups and interpolation tables from a pipeline spec and LightGBM model text."""
+    def __init__(self, spec: PipelineSpec, model_text: str, *, use_native: bool = True) -> None:
+        """Build the booster, lookups and interpolation tables from a pipeline spec and LightGBM model text.
+
+        ``use_native=False`` keeps the Python adapters and LightGBM's C API (the fallback where no C compiler
+        works; also what the benchmark and the tests compare the compiled stage with)."""
         self.spec = spec
         self.feature_names = tuple(f.name for f in spec.features)
         self.booster = lgb.Booster(model_str=model_text)
@@ -54,13 +65,76 @@ class Scorer:
         self._calibrate = scalar_calibrator(spec.calibration)
         self._ecdf = scalar_ecdf(spec.ecdf)
         self._frame = spec_predict(spec, self.booster)
+        self.native = self._compile(model_text, use_native)
+        self.score_row: Callable[[Mapping[str, Any]], Score] = (
+            self.native.score if self.native is not None else partial(self.score, reasons=0)
+        )
+        """``score(row, reasons=0)`` with nothing in between: the compiled stage's own method where it is built."""
+
+    def _compile(self, model_text: str, use_native: bool) -> native.NativeForest | None:
+        """The whole stage as one C call (``models/_forest.c``), or None to keep the Python + C API path."""
+        module = native.load() if use_native else None
+        if module is None:
+            return None
+        try:
+            t = flatten(model_text)
+        except UnsupportedModel as exc:
+            log.warning("model not compiled, scoring through LightGBM's C API: %s", exc)
+            return None
+        if t.num_features != len(self.feature_names):
+            log.warning(
+                "model text has %d features, the spec %d: not compiled", t.num_features, len(self.feature_names)
+            )
+            return None
+        codes: list[dict[str, float] | None] = [None] * len(self.feature_names)
+        fills = array("d", [0.0] * len(self.feature_names))
+        for i, _, lookup, other in self._lookups:
+            codes[i], fills[i] = lookup, other
+        for i, fill in self._fills:
+            fills[i] = float(fill)
+        cal = self.spec.calibration
+        platt = isinstance(cal, PlattParams)
+        xs, ys = (array("d"), array("d")) if isinstance(cal, PlattParams) else (array("d", cal.x), array("d", cal.y))
+        a, b = (cal.a, cal.b) if isinstance(cal, PlattParams) else (0.0, 0.0)
+        return native.new_forest(
+            module,
+            self.feature_names,
+            tuple(codes),
+            fills,
+            t.roots,
+            t.features,
+            t.thresholds,
+            t.lefts,
+            t.rights,
+            t.decisions,
+            t.cat_starts,
+            t.cat_lens,
+            t.leaves,
+            t.cat_bits,
+            t.sigmoid,
+            platt,
+            xs,
+            ys,
+            a,
+            b,
+            PLATT_EPS,
+            PLATT_CLIP,
+            array("d", self.spec.ecdf.quantiles),
+            ScoringError,
+            Score,
+        )
 
     def vector(self, row: Mapping[str, Any]) -> ctypes.Array[ctypes.c_double]:
         """The encoded, imputed row as the ctypes array the fast predictor reads (booster column order).
 
-        The hot path: one C-level ``map`` over the keys, a Python step only for categorical codes and missing
-        numbers, and one C-level copy into the array; the per-feature type checks only run when that copy fails.
+        Compiled: one C call (``_forest.c``'s ``encode``). Otherwise one C-level ``map`` over the keys, a Python
+        step only for categorical codes and missing numbers, and one C-level copy into the array; the per-feature
+        type checks only run when that copy fails. Both raise the same ScoringError for a wrong type.
         """
+        if self.native is not None:
+            row_out = self._fast.new_row()
+            self.native.encode(row, row_out)
+            return row_out
         values: list[Any] = list(map(row.get, self.feature_names))
         for i, name, codes, other in self._lookups:
             v = values[i]
@@ -100,6 +174,9 @@ class Scorer:
 
     def score(self, row: Mapping[str, Any], *, reasons: int = 3) -> Score:
         """Score one row; ``reasons`` > 0 adds that many top contributions (TreeSHAP: costs far more than a score)."""
+        if self.native is not None:
+            scored = self.native.score(row)
+            return msgspec.structs.replace(scored, reasons=self._top(self.vector(row), reasons)) if reasons else scored
         x = self.vector(row)
         raw = self._fast.predict(x)
         top = self._top(x, reasons) if reasons > 0 else ()

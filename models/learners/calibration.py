@@ -20,8 +20,8 @@ from models.schema import Base
 CALIBRATED = "calibrated"
 """Column holding the calibrated probability."""
 
-_EPS = 1e-12
-_CLIP = 500.0
+PLATT_EPS = 1e-12
+PLATT_CLIP = 500.0
 
 
 class IsotonicParams(Base, frozen=True, tag="isotonic"):
@@ -55,13 +55,13 @@ class CalibrationLog(StepLog, frozen=True, tag="calibration"):
 
 
 def _logit(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    q = np.clip(p, _EPS, 1 - _EPS)
+    q = np.clip(p, PLATT_EPS, 1 - PLATT_EPS)
     return np.asarray(np.log(q / (1 - q)), dtype=np.float64)
 
 
 def _sigmoid(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     # Clipping keeps exp finite; beyond +-500 the probability is 0 or 1 to double precision anyway.
-    return np.asarray(1 / (1 + np.exp(-np.clip(t, -_CLIP, _CLIP))), dtype=np.float64)
+    return np.asarray(1 / (1 + np.exp(-np.clip(t, -PLATT_CLIP, PLATT_CLIP))), dtype=np.float64)
 
 
 def fit_platt(score: npt.ArrayLike, label: npt.ArrayLike, *, iterations: int = 50) -> PlattParams:
@@ -107,8 +107,8 @@ def scalar_calibrator(params: CalibrationParams) -> Callable[[float], float]:
         a, b = params.a, params.b
 
         def platt(s: float) -> float:
-            q = min(max(s, _EPS), 1 - _EPS)
-            t = min(max(a * math.log(q / (1 - q)) + b, -_CLIP), _CLIP)
+            q = min(max(s, PLATT_EPS), 1 - PLATT_EPS)
+            t = min(max(a * math.log(q / (1 - q)) + b, -PLATT_CLIP), PLATT_CLIP)
             return 1 / (1 + math.exp(-t))
 
         return platt
