@@ -83,6 +83,10 @@ def _answered(url: str, route: str) -> int:
     return int(sum(float(v) for labels, v in pattern.findall(text) if f'route="{route}"' in labels))
 
 
+Row = tuple[dict[str, Any], dict[str, Any]]
+"""One trial: the /healthz run and the /v1/decide run."""
+
+
 def _trial(
     url: str, pid: int, key: str, route: str, extra: list[str], a: argparse.Namespace, out: Path
 ) -> dict[str, Any]:
@@ -106,6 +110,43 @@ def _prepare(work: Path) -> tuple[Path, Path]:
     return data, models
 
 
+def _measure(url: str, pid: int, key: str, events: list[str], a: argparse.Namespace, work: Path) -> list[Row]:
+    """`a.trials` alternating pairs of runs, /healthz and /v1/decide (the order flips every trial)."""
+    rows: list[Row] = []
+    for i in range(a.trials):
+        order = [("/healthz", []), ("/v1/decide", events)]
+        got = {r: _trial(url, pid, key, r, x, a, work / "t.json") for r, x in order[:: 1 - 2 * (i % 2)]}
+        rows.append((got["/healthz"], got["/v1/decide"]))
+    return rows
+
+
+def _report(rows: list[Row], started: float) -> tuple[float, list[float], int]:
+    """Print the trials; the median ratio, the ratios and the failed requests."""
+    ratios = [h["cpu_us"] / d["cpu_us"] for h, d in rows]
+    ratio = statistics.median(ratios)
+    head = f"{'trial':>5} | {'healthz us/req':>14} | {'decide us/req':>13} | ratio"
+    print(f"{head} | healthz p50/p99 ms | decide p50/p99 ms")
+    for i, ((h, d), r) in enumerate(zip(rows, ratios, strict=True)):
+        print(f"{i:>5} | {h['cpu_us']:>14.0f} | {d['cpu_us']:>13.0f} | {r:.3f} | {h['p50']:7.2f} / {h['p99']:6.2f}"
+              f"    | {d['p50']:6.2f} / {d['p99']:6.2f}")  # fmt: skip
+    errors = sum(h["errors"] + d["errors"] for h, d in rows)
+    print(f"median ratio {ratio:.3f} (healthz CPU / decide CPU per request), {errors} errors, "
+          f"load average {os.getloadavg()[0]:.2f}, {time.monotonic() - started:.0f} s")  # fmt: skip
+    return ratio, ratios, errors
+
+
+def _verdict(ratio: float, errors: int) -> str | None:
+    """Why this measurement fails the gate, or None when it passes."""
+    recorded = json.loads(BASELINE.read_text())["ratio"]
+    floor = recorded * (1 - TOLERANCE)
+    if errors:
+        return f"{errors} requests failed"
+    if ratio < floor:
+        return f"ratio {ratio:.3f} is more than {TOLERANCE:.0%} below the recorded {recorded:.3f} (floor {floor:.3f})"
+    print(f"ok: ratio {ratio:.3f} >= floor {floor:.3f} (recorded {recorded:.3f})")
+    return None
+
+
 def main() -> int:
     """Measure, compare with (or record) the baseline; exit 1 on a regression."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,6 +154,12 @@ def main() -> int:
     p.add_argument("--trials", type=int, default=5, help="alternating trials per endpoint (median taken)")
     p.add_argument("--rate", type=float, default=300, help="requests per second of each run")
     p.add_argument("--duration", type=float, default=3, help="seconds measured per run (after 1 s warm-up)")
+    p.add_argument(
+        "--attempts",
+        type=int,
+        default=2,
+        help="measurements before failing (default 2): a regression fails every one, a noisy minute rarely two",
+    )
     a = p.parse_args()
 
     started = time.monotonic()
@@ -135,48 +182,32 @@ def main() -> int:
         }
         server = subprocess.Popen([str(ROOT / ".venv/bin/fraudgate"), "serve"], cwd=ROOT, env=env)
         url = f"http://127.0.0.1:{port}"
-        rows: list[tuple[dict[str, Any], dict[str, Any]]] = []
         try:
             wait_ready(url, server)
             events = ["--events", str(data / "events.parquet")]
             _trial(url, server.pid, key, "/v1/decide", events, a, work / "warm.json")  # warm caches, connections
-            for i in range(a.trials):
-                order = [("/healthz", []), ("/v1/decide", events)]
-                got = {r: _trial(url, server.pid, key, r, x, a, work / "t.json") for r, x in order[:: 1 - 2 * (i % 2)]}
-                rows.append((got["/healthz"], got["/v1/decide"]))
+            for attempt in range(1, a.attempts + 1):
+                ratio, ratios, errors = _report(_measure(url, server.pid, key, events, a, work), started)
+                if a.record:
+                    _record(ratio, ratios, a)
+                    return 0
+                failure = _verdict(ratio, errors)
+                if failure is None:
+                    return 0
+                print(f"attempt {attempt} of {a.attempts} failed: {failure}")
         finally:
             server.terminate()
             server.wait(timeout=20)
+    print("FAIL: every attempt failed the gate")
+    return 1
 
-    ratios = [h["cpu_us"] / d["cpu_us"] for h, d in rows]
-    ratio = statistics.median(ratios)
-    load = os.getloadavg()[0]
-    head = f"{'trial':>5} | {'healthz us/req':>14} | {'decide us/req':>13} | ratio"
-    print(f"{head} | healthz p50/p99 ms | decide p50/p99 ms")
-    for i, ((h, d), r) in enumerate(zip(rows, ratios, strict=True)):
-        print(f"{i:>5} | {h['cpu_us']:>14.0f} | {d['cpu_us']:>13.0f} | {r:.3f} | {h['p50']:7.2f} / {h['p99']:6.2f}"
-              f"    | {d['p50']:6.2f} / {d['p99']:6.2f}")  # fmt: skip
-    errors = sum(h["errors"] + d["errors"] for h, d in rows)
-    print(f"median ratio {ratio:.3f} (healthz CPU / decide CPU per request), {errors} errors, "
-          f"load average {load:.2f}, {time.monotonic() - started:.0f} s")  # fmt: skip
-    if a.record:
-        BASELINE.write_text(json.dumps({"ratio": round(ratio, 4), "ratios": [round(r, 4) for r in ratios],
-                                        "rate": a.rate, "duration_s": a.duration, "trials": a.trials,
-                                        "load_average": round(load, 2), "recorded": time.strftime("%Y-%m-%d")},
-                                       indent=2) + "\n")  # fmt: skip
-        print(f"recorded in {BASELINE.relative_to(ROOT)}")
-        return 0
-    recorded = json.loads(BASELINE.read_text())["ratio"]
-    floor = recorded * (1 - TOLERANCE)
-    if errors:
-        print(f"FAIL: {errors} requests failed")
-        return 1
-    if ratio < floor:
-        print(f"FAIL: ratio {ratio:.3f} is more than {TOLERANCE:.0%} below the recorded {recorded:.3f}", end="")
-        print(f" (floor {floor:.3f})")
-        return 1
-    print(f"ok: ratio {ratio:.3f} >= floor {floor:.3f} (recorded {recorded:.3f})")
-    return 0
+
+def _record(ratio: float, ratios: list[float], a: argparse.Namespace) -> None:
+    BASELINE.write_text(json.dumps({"ratio": round(ratio, 4), "ratios": [round(r, 4) for r in ratios],
+                                    "rate": a.rate, "duration_s": a.duration, "trials": a.trials,
+                                    "load_average": round(os.getloadavg()[0], 2),
+                                    "recorded": time.strftime("%Y-%m-%d")}, indent=2) + "\n")  # fmt: skip
+    print(f"recorded in {BASELINE.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
