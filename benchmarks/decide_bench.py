@@ -1,7 +1,7 @@
 """The /v1/decide benchmark of docs/BENCHMARKS.md: latency at a fixed rate and the highest sustainable rate,
 beside a trivial endpoint of the same app (`/healthz`) measured in the same run.
 
-    .venv/bin/python benchmarks/decide_bench.py [--rate 200] [--duration 20] [--sla-p99-ms 50]
+    .venv/bin/python benchmarks/decide_bench.py [--rate 200] [--duration 20] [--sla-p99-ms 50] [--batch-size 1]
 
 It starts its own redis-server and `fraudgate serve` (one uvicorn process) on free ports, with the demo data and
 model of `make run` (made first when absent), replays the demo events in order (so velocity windows fill as in
@@ -71,6 +71,12 @@ def main() -> int:
     p.add_argument("--sla-p99-ms", type=float, default=50, help="p99 budget for the sustainable-rate search")
     p.add_argument("--find-max-duration", type=float, default=8, help="seconds per step of the search")
     p.add_argument("--skip-find-max", action="store_true")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="events per /v1/decide request (>1: /v1/decide/batch; rates are requests/s)",
+    )
     a = p.parse_args()
 
     settings = Settings()
@@ -96,14 +102,15 @@ def main() -> int:
             events = str(demo / "events.parquet")
             common = ["--rate", str(a.rate), "--duration", str(a.duration), "--warmup", "3"]
             trivial = _load(url, secret, work / "healthz.json", ["--path", "/healthz", *common])
-            decide = _load(url, secret, work / "decide.json", ["--events", events, *common])
+            batch = ["--batch-size", str(a.batch_size)] if a.batch_size > 1 else []
+            decide = _load(url, secret, work / "decide.json", ["--events", events, *batch, *common])
             rows = [_row("`GET /healthz` (trivial)", trivial), _row("`POST /v1/decide`", decide)]
             maxima: list[str] = []
             if not a.skip_find_max:
                 search_args = ["--find-max", "--sla-p99-ms", str(a.sla_p99_ms), "--duration",
                                str(a.find_max_duration), "--warmup", "2", "--rate", str(a.rate)]  # fmt: skip
                 for name, extra in (("`GET /healthz` (trivial)", ["--path", "/healthz"]),
-                                    ("`POST /v1/decide`", ["--events", events])):  # fmt: skip
+                                    ("`POST /v1/decide`", ["--events", events, *batch])):  # fmt: skip
                     best = _best(_load(url, secret, work / "max.json", [*extra, *search_args]))
                     maxima.append(f"| {name} | {best['achieved_rate']:.0f} |" if best else f"| {name} | none |")
         finally:

@@ -102,31 +102,39 @@ UPDATE_LUA = """
 -- KEYS[1]: seen sorted set; KEYS[2 .. ng+1]: one bucket hash per granularity; then one distinct sorted set each
 -- ARGV: event_id, ts, cents, dedupe_s, ng, then per granularity: seconds, buckets_kept, ttl_s,
 --       then per distinct set: seconds, buckets_kept, ttl_s, value
+-- Housekeeping (forgetting old buckets and event ids, refreshing TTLs) runs only on the first event of a bucket:
+-- an event inside a bucket already started costs one ZADD and two HINCRBY per granularity. Every TTL covers the
+-- longest window from the start of the newest bucket ((kept + 1) * seconds), so no window loses a bucket it reads.
 local ts = tonumber(ARGV[2])
 if redis.call('ZADD', KEYS[1], 'NX', ts, ARGV[1]) == 0 then return 0 end
-local dedupe = tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (ts - dedupe))
-redis.call('EXPIRE', KEYS[1], dedupe)
 local cents = tonumber(ARGV[3])
 local ng = tonumber(ARGV[5])
+local fresh = ng == 0
 local a = 6
 for i = 2, ng + 1 do
   local g = tonumber(ARGV[a])
-  local keep = tonumber(ARGV[a + 1])
   local b = math.floor(ts / g)
-  redis.call('HINCRBY', KEYS[i], 'c' .. b, 1)
-  redis.call('HINCRBY', KEYS[i], 's' .. b, cents)
-  -- forget the buckets that have just left the longest window; a full sweep only when gaps left strays behind
-  for old = b - keep - 2, b - keep do
-    redis.call('HDEL', KEYS[i], 'c' .. old, 's' .. old)
-  end
-  if redis.call('HLEN', KEYS[i]) > 2 * (keep + 8) then
-    for _, f in ipairs(redis.call('HKEYS', KEYS[i])) do
-      if tonumber(string.sub(f, 2)) <= b - keep then redis.call('HDEL', KEYS[i], f) end
+  if redis.call('HINCRBY', KEYS[i], 'c' .. b, 1) == 1 then
+    -- bucket b begins: forget the buckets that have just left the longest window (a full sweep only when gaps
+    -- left strays behind) and push the TTL out
+    fresh = true
+    local keep = tonumber(ARGV[a + 1])
+    local o = b - keep
+    redis.call('HDEL', KEYS[i], 'c' .. o, 's' .. o, 'c' .. (o - 1), 's' .. (o - 1), 'c' .. (o - 2), 's' .. (o - 2))
+    if redis.call('HLEN', KEYS[i]) > 2 * (keep + 8) then
+      for _, f in ipairs(redis.call('HKEYS', KEYS[i])) do
+        if tonumber(string.sub(f, 2)) <= o then redis.call('HDEL', KEYS[i], f) end
+      end
     end
+    redis.call('EXPIRE', KEYS[i], ARGV[a + 2])
   end
-  redis.call('EXPIRE', KEYS[i], ARGV[a + 2])
+  redis.call('HINCRBY', KEYS[i], 's' .. b, cents)
   a = a + 3
+end
+if fresh then
+  local dedupe = tonumber(ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (ts - dedupe))
+  redis.call('EXPIRE', KEYS[1], dedupe)
 end
 for i = ng + 2, #KEYS do
   local b = math.floor(ts / tonumber(ARGV[a]))

@@ -104,3 +104,27 @@ def test_an_entitys_keys_share_one_slot() -> None:
         keys.label_seen_key("card", "x"),
     ]
     assert len({key_slot(n.encode()) for n in names}) == 1
+
+
+def test_every_velocity_key_has_a_ttl_and_old_buckets_are_forgotten(store: Store) -> None:
+    """Housekeeping runs on the first event of each bucket: TTLs cover the longest window, old buckets go."""
+    start = datetime(2026, 11, 22, 10, tzinfo=UTC).timestamp()
+    at = start
+    for i in range(120):  # one card for ~3.5 h, 50 s then 170 s apart: past the minute window, with empty minutes
+        at = start + 220 * (i // 2) + 50 * (i % 2)
+        event = {**EVENT, "event_id": f"h{i}", "occurred_at": datetime.fromtimestamp(at, tz=UTC)}
+        asyncio.run(_fetch(store, event, update=True))
+    client = store.sync()
+    minute = keys.velocity_key("card", "card-1", 60)
+    kept = max(w.buckets for v in FS.velocity if v.entity == "card" for w in v.windows if w.granularity_s == 60)
+    assert 0 < int(client.ttl(minute)) <= (kept + 1) * 60
+    assert 0 < int(client.ttl(keys.seen_key("card", "card-1"))) <= 7 * 86400
+    last_bucket = int(at // 60)
+    buckets = {int(f[1:]) for f in client.hkeys(minute)}
+    assert max(buckets) == last_bucket
+    assert min(buckets) > last_bucket - kept  # nothing older than the longest window is kept
+    assert len(buckets) <= kept
+    velocity_keys = list(client.scan_iter(match=f"{keys.PREFIX}:v:*"))
+    assert len(velocity_keys) > 5  # hashes, seen sets and distinct sets of several entities
+    for key in velocity_keys:
+        assert int(client.ttl(key)) > 0, key
