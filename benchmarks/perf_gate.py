@@ -27,14 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +41,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import wait_ready  # noqa: E402
+from benchmarks.harness import answered, cpu_seconds, wait_ready  # noqa: E402
 from engine.redis_server import LocalRedis, free_port  # noqa: E402
 from engine.training import read_profiles, train_card_payment  # noqa: E402
 from features.card_payment import CARD_PAYMENT  # noqa: E402
@@ -58,31 +56,6 @@ DATA = SyntheticConfig(n_events=20_000, seed=7, days=2, n_cards=1000)
 """The demo scenario's data (loadtest/scenarios/demo.yaml): realistic entity reuse and pre-policy share."""
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds of `pid`, all its threads, and its children (uvicorn's workers, when there are any), in
-    nanoseconds from the scheduler (`/proc/*/stat` counts 10 ms ticks: too coarse for a 3-second run)."""
-    total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for p in pids:
-        for task in Path(f"/proc/{p}/task").iterdir():
-            try:
-                total += int((task / "schedstat").read_text().split()[0])
-            except (FileNotFoundError, ProcessLookupError):
-                continue  # a thread that just ended
-    return total / 1e9
-
-
-def _answered(url: str, route: str) -> int:
-    """Requests the server answered on `route` so far, all statuses (from its own counter)."""
-    with urllib.request.urlopen(url + "/metrics", timeout=5) as r:
-        text = r.read().decode()
-    pattern = re.compile(r"^fraudgate_http_requests_total\{([^}]*)\} ([0-9.e+]+)$", re.M)
-    return int(sum(float(v) for labels, v in pattern.findall(text) if f'route="{route}"' in labels))
-
-
 Row = tuple[dict[str, Any], dict[str, Any]]
 """One trial: the /healthz run and the /v1/decide run."""
 
@@ -91,11 +64,11 @@ def _trial(
     url: str, pid: int, key: str, route: str, extra: list[str], a: argparse.Namespace, out: Path
 ) -> dict[str, Any]:
     """One load run on `route`: CPU microseconds per answered request, and the latency the generator saw."""
-    before_n, before_cpu = _answered(url, route), _cpu_s(pid)
+    before_n, before_cpu = answered(url, route), cpu_seconds(pid)
     cmd = [PY, "-m", "loadtest", "--url", url, "--api-key", key, "--path", route, "--rate", str(a.rate),
            "--duration", str(a.duration), "--warmup", "1", "--json", str(out), "--no-progress", *extra]  # fmt: skip
     subprocess.run(cmd, cwd=ROOT, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    after_cpu, after_n = _cpu_s(pid), _answered(url, route)
+    after_cpu, after_n = cpu_seconds(pid), answered(url, route)
     rep = json.loads(out.read_text())
     n = max(after_n - before_n, 1)
     return {"cpu_us": (after_cpu - before_cpu) * 1e6 / n, "n": n, "p50": rep["latency_ms"]["p50"],

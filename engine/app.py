@@ -18,6 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine import heap
 from engine.auth import KeyFileWatcher
 from engine.context import Context
 from engine.errors import FraudgateError
@@ -129,6 +130,8 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
         await ctx.start()
         if keys is not None:
             keys.start()
+        if context is None:  # a serving process (tests build their own context and keep the default collector)
+            log.info("start-up heap frozen: %d objects", heap.settle())
         try:
             yield
         finally:

@@ -36,6 +36,10 @@ from features.velocity import (
 
 Row = Mapping[str, Any]
 
+EVENTS_PER_TIMEOUT = 8
+"""A level's timeout bounds a round trip of up to this many events; a batch's round trip gets one timeout per this
+many events (still cut by the request's deadline), so that a large batch is not taken for a sick Redis."""
+
 VERSION_REFRESH_S = 1.0
 """How long the live profile version is trusted before it is re-read (well under the loader's retire grace)."""
 
@@ -159,7 +163,8 @@ class FeatureExecutor:
         if not readers:
             return None
         try:
-            replies = await self._transport.execute(batch, min(remaining, level.timeout_s))
+            timeout = level.timeout_s * max(1.0, len(out) / EVENTS_PER_TIMEOUT)
+            replies = await self._transport.execute(batch, min(remaining, timeout))
         except TimeoutError:
             return "deadline" if time.monotonic() >= deadline else "feature_timeout"
         except (RedisError, OSError):

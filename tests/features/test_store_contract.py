@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
+import redis
 from fstest import Store
+from redis import asyncio as aredis
 
 from features import keys
 from features.card_payment import CARD_PAYMENT
@@ -128,3 +132,35 @@ def test_every_velocity_key_has_a_ttl_and_old_buckets_are_forgotten(store: Store
     assert len(velocity_keys) > 5  # hashes, seen sets and distinct sets of several entities
     for key in velocity_keys:
         assert int(client.ttl(key)) > 0, key
+
+
+def _fetch_while_redis_sleeps(url: str, rows: list[dict[str, Any]], timeout_ms: float) -> list[FeatureVector]:
+    """Fetch `rows` while the real Redis is blocked in DEBUG SLEEP 0.3 (started, and seen to block, first)."""
+
+    async def run() -> list[FeatureVector]:
+        client = aredis.Redis.from_url(url)
+        executor = FeatureExecutor(with_timeouts(CARD_PAYMENT, timeout_ms), client)
+        await executor.fetch(rows[:1], time.monotonic() + 5)  # warm: profile version, connection
+        sleeper = threading.Thread(target=lambda: redis.Redis.from_url(url).execute_command("DEBUG", "SLEEP", "0.3"))
+        sleeper.start()
+        probe = redis.Redis.from_url(url, socket_timeout=0.01)
+        with contextlib.suppress(redis.TimeoutError):
+            while probe.ping():  # until a ping goes unanswered: Redis is asleep
+                time.sleep(0.005)
+        probe.close()
+        try:
+            return await executor.fetch(rows, time.monotonic() + 5)
+        finally:
+            sleeper.join()
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def test_a_batch_round_trip_gets_one_level_timeout_per_eight_events(redis_url: str) -> None:
+    """A level timeout bounds a round trip of a few events: a big batch is not taken for a sick Redis."""
+    events = [{**EVENT, "event_id": f"b{i}", "card_id": f"card-{i}"} for i in range(400)]
+    (single,) = _fetch_while_redis_sleeps(redis_url, events[:1], timeout_ms=10)
+    assert single.failure == "feature_timeout"  # 10 ms for one event: the 0.3 s sleep is a fault
+    batch = _fetch_while_redis_sleeps(redis_url, events, timeout_ms=10)
+    assert [v.failure for v in batch] == [None] * 400  # 400 events: 50 x 10 ms = 0.5 s, more than the sleep
