@@ -233,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     fb_adapters = fb_total - stage["  C API fast path"]
     print(f"  fallback adapters: {fb_adapters:.2f} µs = {fb_adapters / fb_total:.0%} of its stage")
 
+    if forest and scorer._contributions == forest.contributions:
+        few_vectors = [vector_of[id(row)] for row in rows[: args.reason_rows]]
+        want = np.array([fast.contributions(v) for v in few_vectors])
+        got = np.array([forest.contributions(v) for v in few_vectors])
+        print(f"\n  compiled TreeSHAP tables: max |diff| vs LightGBM's pred_contrib = {np.max(np.abs(got - want)):.2e}")
     print("\n3. reasons: TreeSHAP contributions (µs per row):")
     few = rows[: args.reason_rows]
     reasons = side_by_side(
@@ -241,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
                 matrix[id(vector_of[id(row)])], pred_contrib=True, num_threads=1
             ),
             "C API fast path, C_API_PREDICT_CONTRIB": lambda row: fast.contributions(vector_of[id(row)]),
+            **(
+                {"compiled TreeSHAP tables (models/_forest.c)": lambda row: forest.contributions(vector_of[id(row)])}
+                if forest and scorer._contributions == forest.contributions
+                else {}
+            ),
             "Scorer.score(row, reasons=3)": lambda row: scorer.score(row, reasons=3),
         },
         few,

@@ -44,6 +44,8 @@ typedef struct {
 #define SLOW_MASK (CATEGORICAL_MASK | (3 << 2)) /* categorical, or a numeric split with a missing type */
 #define LANES 4                                  /* trees walked side by side: their loads and compares overlap */
 
+struct Shap;
+
 typedef struct {
     PyObject_HEAD
     Py_ssize_t nfeat;
@@ -71,6 +73,8 @@ typedef struct {
     /* The key layout of the last dict row (feature vectors keep one insertion order): strong references to its
      * keys in order, the feature each holds (-1: not a feature), and the features it lacked. A row with the same
      * keys, compared by identity, is read in one pass over its entries instead of one lookup per feature. */
+    /* reasons (TreeSHAP), built by enable_reasons: see the section "reasons" */
+    struct Shap *shap;
     PyObject **layout_keys;
     int32_t *layout_feature, *layout_absent;
     Py_ssize_t layout_n, layout_nabsent;
@@ -93,6 +97,8 @@ static void *copy_buffer(Py_buffer *b, Py_ssize_t itemsize, Py_ssize_t *count, c
     if (b->len > 0) memcpy(out, b->buf, (size_t)b->len);
     return out;
 }
+
+static void free_shap(struct Shap *s);
 
 static void forget_layout(Forest *f) {
     for (Py_ssize_t i = 0; i < f->layout_n; i++) Py_DECREF(f->layout_keys[i]);
@@ -118,6 +124,7 @@ static void Forest_dealloc(Forest *f) {
     PyMem_Free(f->walk);
     PyMem_Free(f->value);
     PyMem_Free(f->depth);
+    free_shap(f->shap);
     PyMem_Free(f->cat_bits);
     PyMem_Free(f->cal_x);
     PyMem_Free(f->cal_y);
@@ -639,10 +646,324 @@ static PyObject *Forest_predict(Forest *f, PyObject *obj) {
     return PyFloat_FromDouble(p);
 }
 
+
+/* ---- reasons: TreeSHAP contributions from per-leaf tables ------------------------------------------------------
+ *
+ * LightGBM's pred_contrib is path-dependent TreeSHAP (Lundberg et al., arXiv:1706.06060), O(leaves x depth^2) per
+ * tree and row. The same values come from tables built once per model (the idea of Fast TreeSHAP v2, Yang 2021).
+ * For a leaf with value v whose path splits on the distinct features P (p of them), let z_j be the product of the
+ * cover ratios of j's splits on the path (the "zero fractions") and R the features whose every split on the path
+ * the row follows. By linearity and the null-player property, the leaf adds to feature i in P
+ *     i in R:      v (1 - z_i) Z(R) G(R \ {i})
+ *     i not in R: -v Z(R) G(R)
+ * with Z(R) = prod_{j in P \ R} z_j and G(T) = sum_{S subset of T} |S|! (p - |S| - 1)! / p! prod_{j in T \ S} z_j.
+ * Z and G depend on the leaf only: 2 x 2^p doubles per leaf, built here. Per row, a tree costs one decision per
+ * node and O(depth) per leaf, instead of O(depth^2) per leaf. The expected value (the last output) is LightGBM's
+ * ExpectedValue summed over the trees. Leaves with more than SHAP_MAX_P distinct features, or tables above the
+ * byte cap, leave the reasons to LightGBM's C API (enable_reasons returns False).
+ */
+#define SHAP_MAX_P 16
+#define SHAP_MAX_DEPTH 64
+
+typedef struct {
+    int32_t path_start, path_len; /* into path_node / path_left / path_pos */
+    int32_t uf_start, p;          /* into uf_feature / uf_zero: the path's distinct features, in first-split order */
+    int64_t table;                /* into tables: Z[2^p], then G[2^p] */
+    double value;
+} ShapLeaf;
+
+struct Shap {
+    ShapLeaf *leaf;
+    Py_ssize_t nleaf, npath, nuf, ntable;
+    int32_t *tree_leaf, *tree_lo, *tree_hi; /* per tree: first leaf (tree_leaf[t] .. tree_leaf[t+1]), internal nodes */
+    double *bias;                           /* per tree: LightGBM's ExpectedValue */
+    int32_t *path_node;
+    int8_t *path_left, *path_pos;
+    int32_t *uf_feature;
+    double *uf_zero;
+    double *tables;
+    int8_t *goes_left; /* scratch, per internal node: GIL-held calls only */
+};
+
+static void free_shap(struct Shap *s) {
+    if (s == NULL) return;
+    PyMem_Free(s->leaf);
+    PyMem_Free(s->tree_leaf);
+    PyMem_Free(s->tree_lo);
+    PyMem_Free(s->tree_hi);
+    PyMem_Free(s->bias);
+    PyMem_Free(s->path_node);
+    PyMem_Free(s->path_left);
+    PyMem_Free(s->path_pos);
+    PyMem_Free(s->uf_feature);
+    PyMem_Free(s->uf_zero);
+    PyMem_Free(s->tables);
+    PyMem_Free(s->goes_left);
+    PyMem_Free(s);
+}
+
+typedef struct {
+    const Forest *f;
+    struct Shap *s;
+    const double *internal, *leafc; /* training counts per node and per leaf */
+    int32_t node[SHAP_MAX_DEPTH];
+    int8_t left[SHAP_MAX_DEPTH];
+    Py_ssize_t cap_leaf, cap_path, cap_uf, cap_table, max_doubles;
+    int32_t lo, hi, leaf_lo, leaf_hi; /* the tree's internal nodes and leaves, as walk index ranges */
+} ShapBuild;
+
+static double count_of(const ShapBuild *b, int32_t n) {
+    return n < b->f->nnodes ? b->internal[n] : b->leafc[n - b->f->nnodes];
+}
+
+static int grow(void **arr, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
+    if (need <= *cap) return 0;
+    Py_ssize_t c = *cap ? *cap : 256;
+    while (c < need) c *= 2;
+    void *p = PyMem_Realloc(*arr, (size_t)c * item);
+    if (p == NULL) return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+/* 1: built; 0: too deep / too many features / too big (fall back); -1: out of memory */
+static int shap_leaf(ShapBuild *b, int32_t leaf_walk, int depth) {
+    struct Shap *s = b->s;
+    const Forest *f = b->f;
+    int32_t feats[SHAP_MAX_DEPTH];
+    double zero[SHAP_MAX_DEPTH];
+    int8_t pos[SHAP_MAX_DEPTH];
+    int p = 0;
+    for (int k = 0; k < depth; k++) {
+        int32_t n = b->node[k];
+        int32_t feature = f->walk[n].feature;
+        int j = 0;
+        while (j < p && feats[j] != feature) j++;
+        if (j == p) {
+            if (p == SHAP_MAX_P) return 0;
+            feats[p] = feature;
+            zero[p] = 1.0;
+            p++;
+        }
+        int32_t child = f->walk[n].child[b->left[k] ? 0 : 1];
+        double parent = count_of(b, n);
+        if (!(parent > 0)) return 0;
+        zero[j] = zero[j] * (count_of(b, child) / parent);
+        pos[k] = (int8_t)j;
+    }
+    Py_ssize_t size = (Py_ssize_t)1 << p;
+    if (s->ntable + 2 * size > b->max_doubles) return 0;
+    if (grow((void **)&s->leaf, &b->cap_leaf, s->nleaf + 1, sizeof(ShapLeaf)) < 0 ||
+        grow((void **)&s->path_node, &b->cap_path, s->npath + depth, sizeof(int32_t)) < 0 ||
+        grow((void **)&s->uf_feature, &b->cap_uf, s->nuf + p, sizeof(int32_t)) < 0 ||
+        grow((void **)&s->tables, &b->cap_table, s->ntable + 2 * size, sizeof(double)) < 0)
+        return -1;
+    /* path_left, path_pos and uf_zero follow path_node and uf_feature's capacities */
+    void *pl = PyMem_Realloc(s->path_left, (size_t)b->cap_path);
+    if (pl == NULL) return -1;
+    s->path_left = pl;
+    void *pp = PyMem_Realloc(s->path_pos, (size_t)b->cap_path);
+    if (pp == NULL) return -1;
+    s->path_pos = pp;
+    void *uz = PyMem_Realloc(s->uf_zero, sizeof(double) * (size_t)b->cap_uf);
+    if (uz == NULL) return -1;
+    s->uf_zero = uz;
+
+    ShapLeaf *L = &s->leaf[s->nleaf++];
+    *L = (ShapLeaf){(int32_t)s->npath, depth, (int32_t)s->nuf, p, s->ntable, f->value[leaf_walk]};
+    for (int k = 0; k < depth; k++) {
+        s->path_node[s->npath + k] = b->node[k];
+        s->path_left[s->npath + k] = b->left[k];
+        s->path_pos[s->npath + k] = pos[k];
+    }
+    s->npath += depth;
+    for (int j = 0; j < p; j++) {
+        s->uf_feature[s->nuf + j] = feats[j];
+        s->uf_zero[s->nuf + j] = zero[j];
+    }
+    s->nuf += p;
+    double *Z = s->tables + s->ntable, *G = Z + size;
+    s->ntable += 2 * size;
+    /* Z(R) = product of z_j outside R: from the full set down, adding the lowest missing member's z */
+    Z[size - 1] = 1.0;
+    for (Py_ssize_t R = size - 2; R >= 0; R--) {
+        int j = __builtin_ctzll((unsigned long long)~R);
+        Z[R] = Z[R | ((Py_ssize_t)1 << j)] * zero[j];
+    }
+    /* G(T) = sum_k w(k, p) e_{|T|-k}(z_T), with e the elementary symmetric polynomials of T's zero fractions */
+    double w[SHAP_MAX_P + 1], fact[SHAP_MAX_P + 2];
+    fact[0] = 1.0;
+    for (int k = 1; k <= p + 1; k++) fact[k] = fact[k - 1] * k;
+    for (int k = 0; k < p; k++) w[k] = fact[k] * fact[p - k - 1] / fact[p];
+    double *E = PyMem_Malloc(sizeof(double) * (size_t)size * (size_t)(p + 1));
+    if (E == NULL) return -1;
+    for (Py_ssize_t T = 0; T < size; T++) {
+        double *e = E + T * (p + 1);
+        if (T == 0) {
+            e[0] = 1.0;
+            for (int m = 1; m <= p; m++) e[m] = 0.0;
+        } else {
+            int j = __builtin_ctzll((unsigned long long)T);
+            const double *prev = E + (T & ~((Py_ssize_t)1 << j)) * (p + 1);
+            e[0] = prev[0];
+            for (int m = 1; m <= p; m++) e[m] = prev[m] + zero[j] * prev[m - 1];
+        }
+        int t = __builtin_popcountll((unsigned long long)T);
+        double g = 0.0;
+        for (int k = 0; k <= t && k < p; k++) g += w[k] * e[t - k];
+        G[T] = g;
+    }
+    PyMem_Free(E);
+    return 1;
+}
+
+static int shap_walk(ShapBuild *b, int32_t n, int depth) {
+    if (n >= b->f->nnodes) {
+        if (n < b->leaf_lo) b->leaf_lo = n;
+        if (n + 1 > b->leaf_hi) b->leaf_hi = n + 1;
+        return shap_leaf(b, n, depth);
+    }
+    if (depth == SHAP_MAX_DEPTH) return 0;
+    if (n < b->lo) b->lo = n;
+    if (n + 1 > b->hi) b->hi = n + 1;
+    b->node[depth] = n;
+    for (int8_t side = 1; side >= 0; side--) { /* left (1) first */
+        b->left[depth] = side;
+        int rc = shap_walk(b, b->f->walk[n].child[side ? 0 : 1], depth + 1);
+        if (rc <= 0) return rc;
+    }
+    return 1;
+}
+
+static PyObject *Forest_enable_reasons(Forest *f, PyObject *args) {
+    Py_buffer internal, leafc;
+    Py_ssize_t max_bytes;
+    if (!PyArg_ParseTuple(args, "y*y*n:enable_reasons", &internal, &leafc, &max_bytes)) return NULL;
+    PyObject *out = NULL;
+    struct Shap *s = NULL;
+    if (internal.len != f->nnodes * (Py_ssize_t)sizeof(double) || leafc.len != f->nleaves * (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "one count per node and one per leaf");
+        goto done;
+    }
+    s = PyMem_Calloc(1, sizeof(struct Shap));
+    if (s == NULL) goto nomem;
+    s->tree_leaf = PyMem_Malloc(sizeof(int32_t) * (size_t)(f->ntrees + 1));
+    s->tree_lo = PyMem_Malloc(sizeof(int32_t) * (size_t)(f->ntrees + 1));
+    s->tree_hi = PyMem_Malloc(sizeof(int32_t) * (size_t)(f->ntrees + 1));
+    s->bias = PyMem_Malloc(sizeof(double) * (size_t)(f->ntrees + 1));
+    s->goes_left = PyMem_Malloc((size_t)(f->nnodes > 0 ? f->nnodes : 1));
+    if (!s->tree_leaf || !s->tree_lo || !s->tree_hi || !s->bias || !s->goes_left) goto nomem;
+    ShapBuild b = {.f = f, .s = s, .internal = internal.buf, .leafc = leafc.buf,
+                   .max_doubles = max_bytes / (Py_ssize_t)sizeof(double)};
+    for (Py_ssize_t t = 0; t < f->ntrees; t++) {
+        int32_t r = f->roots[t];
+        s->tree_leaf[t] = (int32_t)s->nleaf;
+        b.lo = b.leaf_lo = INT32_MAX;
+        b.hi = b.leaf_hi = 0;
+        if (r >= f->nnodes) { /* one leaf: its value, and no contribution */
+            s->bias[t] = f->value[r];
+        } else {
+            int rc = shap_walk(&b, r, 0);
+            if (rc < 0) goto nomem;
+            if (rc == 0) { /* too deep or too big: LightGBM keeps the reasons */
+                out = Py_False;
+                Py_INCREF(out);
+                goto done;
+            }
+            /* ExpectedValue: leaves weighted by their share of the root's rows, in LightGBM's leaf order (a
+             * tree's leaves are contiguous in the leaf table) */
+            double total = b.internal[r], ev = 0.0;
+            for (int32_t w = b.leaf_lo; w < b.leaf_hi; w++) ev += (b.leafc[w - f->nnodes] / total) * f->value[w];
+            s->bias[t] = ev;
+        }
+        s->tree_lo[t] = b.lo == INT32_MAX ? 0 : b.lo;
+        s->tree_hi[t] = b.hi;
+    }
+    s->tree_leaf[f->ntrees] = (int32_t)s->nleaf;
+    free_shap(f->shap);
+    f->shap = s;
+    s = NULL;
+    out = Py_True;
+    Py_INCREF(out);
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    free_shap(s);
+    PyBuffer_Release(&internal);
+    PyBuffer_Release(&leafc);
+    return out;
+}
+
+static void shap_row(const Forest *f, const double *x, double *phi) {
+    const struct Shap *s = f->shap;
+    double bias = 0.0;
+    for (Py_ssize_t t = 0; t < f->ntrees; t++) {
+        bias += s->bias[t];
+        for (int32_t n = s->tree_lo[t]; n < s->tree_hi[t]; n++)
+            s->goes_left[n] = (int8_t)(slow_step(f, n, x[f->walk[n].feature]) == f->walk[n].child[0]);
+        for (int32_t l = s->tree_leaf[t]; l < s->tree_leaf[t + 1]; l++) {
+            const ShapLeaf *L = &s->leaf[l];
+            Py_ssize_t R = ((Py_ssize_t)1 << L->p) - 1;
+            for (int32_t k = L->path_start; k < L->path_start + L->path_len; k++)
+                if (s->goes_left[s->path_node[k]] != s->path_left[k]) R &= ~((Py_ssize_t)1 << s->path_pos[k]);
+            const double *Z = s->tables + L->table, *G = Z + ((Py_ssize_t)1 << L->p);
+            double vz = L->value * Z[R], out = vz * G[R];
+            for (int j = 0; j < L->p; j++) {
+                Py_ssize_t bit = (Py_ssize_t)1 << j;
+                if (R & bit)
+                    phi[s->uf_feature[L->uf_start + j]] += vz * (1.0 - s->uf_zero[L->uf_start + j]) * G[R & ~bit];
+                else
+                    phi[s->uf_feature[L->uf_start + j]] -= out;
+            }
+        }
+    }
+    phi[f->nfeat] = bias;
+}
+
+static PyObject *Forest_contributions(Forest *f, PyObject *obj) {
+    if (f->shap == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "reasons are not enabled on this forest (enable_reasons)");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (view.len != f->nfeat * (Py_ssize_t)sizeof(double)) {
+        PyErr_Format(PyExc_ValueError, "expected a buffer of %zd float64, got %zd bytes", f->nfeat, view.len);
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    double x[MAX_FEATURES], phi[MAX_FEATURES + 1];
+    const double *encoded = view.buf;
+    for (Py_ssize_t j = 0; j < f->nfeat; j++) {
+        double v = encoded[j];
+        x[j] = (v >= -ZERO_THRESHOLD && v <= ZERO_THRESHOLD) ? 0.0 : v;
+        phi[j] = 0.0;
+    }
+    PyBuffer_Release(&view);
+    shap_row(f, x, phi);
+    PyObject *out = PyList_New(f->nfeat + 1);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t j = 0; j <= f->nfeat; j++) {
+        PyObject *v = PyFloat_FromDouble(phi[j]);
+        if (v == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, j, v);
+    }
+    return out;
+}
+
 static PyMethodDef Forest_methods[] = {
     {"score", (PyCFunction)Forest_score, METH_O, "score(row) -> result(score, calibrated, ecdf) for a feature mapping."},
     {"encode", (PyCFunction)Forest_encode, METH_VARARGS, "encode(row, out): the encoded, imputed row into out."},
     {"predict", (PyCFunction)Forest_predict, METH_O, "predict(buffer) -> the booster's probability for a row."},
+    {"enable_reasons", (PyCFunction)Forest_enable_reasons, METH_VARARGS,
+     "enable_reasons(internal_counts, leaf_counts, max_bytes) -> whether the TreeSHAP tables were built."},
+    {"contributions", (PyCFunction)Forest_contributions, METH_O,
+     "contributions(buffer) -> TreeSHAP value per feature, then the expected value (as pred_contrib)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -33,6 +33,10 @@ class ForestTables:
     cat_lens: array[int] = field(default_factory=lambda: array("i"))
     leaves: array[float] = field(default_factory=lambda: array("d"))
     cat_bits: array[int] = field(default_factory=lambda: array("I"))
+    internal_counts: array[float] = field(default_factory=lambda: array("d"))
+    """Training rows through each node: TreeSHAP's cover (LightGBM's `internal_count`)."""
+    leaf_counts: array[float] = field(default_factory=lambda: array("d"))
+    """Training rows in each leaf (`leaf_count`)."""
 
 
 _CATEGORICAL = 1
@@ -93,11 +97,15 @@ def _add_tree(out: ForestTables, tree: dict[str, str]) -> None:
     node_base, leaf_base, bit_base = len(out.features), len(out.leaves), len(out.cat_bits)
     leaves = _floats(tree, "leaf_value")
     out.leaves.extend(leaves)
+    counts = _floats(tree, "leaf_count")
+    out.leaf_counts.extend(counts if len(counts) == len(leaves) else [0.0] * len(leaves))
     if int(tree["num_leaves"]) == 1:
         out.roots.append(~leaf_base)
         return
     out.roots.append(node_base)
     features = _ints(tree, "split_feature")
+    internal = _floats(tree, "internal_count")
+    out.internal_counts.extend(internal if len(internal) == len(features) else [0.0] * len(features))
     bounds = _ints(tree, "cat_boundaries")
     out.cat_bits.extend(_ints(tree, "cat_threshold"))
 

@@ -29,6 +29,10 @@ _NAN = math.nan
 
 log = logging.getLogger(__name__)
 
+REASON_TABLES_MAX_BYTES = 256 << 20
+"""Cap on the compiled TreeSHAP tables of one model (2 x 2^p doubles per leaf, p = distinct features on its path);
+the demo model needs 4-8 MB. Above it, reasons go through LightGBM's C API."""
+
 
 class Scorer:
     """Scores rows with a fitted pipeline; everything is built once here, nothing per call.
@@ -62,6 +66,8 @@ class Scorer:
         )
         self._fills = tuple((i, fill) for i, _, fill in self._numeric)
         self._fast = FastPredictor(self.booster)
+        self._contributions: Callable[[Any], list[float]] = self._fast.contributions
+        """TreeSHAP per feature then the expected value: the compiled tables where built, else LightGBM's C API."""
         self._calibrate = scalar_calibrator(spec.calibration)
         self._ecdf = scalar_ecdf(spec.ecdf)
         self._frame = spec_predict(spec, self.booster)
@@ -96,7 +102,7 @@ class Scorer:
         platt = isinstance(cal, PlattParams)
         xs, ys = (array("d"), array("d")) if isinstance(cal, PlattParams) else (array("d", cal.x), array("d", cal.y))
         a, b = (cal.a, cal.b) if isinstance(cal, PlattParams) else (0.0, 0.0)
-        return native.new_forest(
+        forest = native.new_forest(
             module,
             self.feature_names,
             tuple(codes),
@@ -123,6 +129,13 @@ class Scorer:
             ScoringError,
             Score,
         )
+        if forest.enable_reasons(t.internal_counts, t.leaf_counts, REASON_TABLES_MAX_BYTES):
+            self._contributions = forest.contributions
+        else:
+            log.info(
+                "reason tables over %d bytes (deep trees): reasons through LightGBM's C API", REASON_TABLES_MAX_BYTES
+            )
+        return forest
 
     def vector(self, row: Mapping[str, Any]) -> ctypes.Array[ctypes.c_double]:
         """The encoded, imputed row as the ctypes array the fast predictor reads (booster column order).
@@ -187,7 +200,7 @@ class Scorer:
         return self._top(self.vector(row), n)
 
     def _top(self, x: Any, n: int) -> tuple[Reason, ...]:
-        contrib = self._fast.contributions(x)
+        contrib = self._contributions(x)
         names = self.feature_names
         order = sorted(range(len(names)), key=lambda j: (-abs(contrib[j]), j))[:n]
         return tuple(Reason(feature=names[j], contribution=contrib[j]) for j in order)

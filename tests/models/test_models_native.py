@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from models_synth import COUNTRIES, FEATURES, SMALL
 
 from models import Bundle, Score, ScoringError, load_bundle, native, train_bundle
+from models import scorer as scorer_module
 from models.forest import UnsupportedModel, flatten
 from models.scorer import Scorer
 
@@ -221,6 +222,34 @@ def test_trees_equal_booster_predict_on_missing_and_zero_splits(raw_booster: lgb
     assert forest.predict(array("d", values)) == pytest.approx(expected, abs=1e-9, rel=0)
 
 
+@settings(max_examples=150, deadline=None)
+@given(raw_rows)
+@example([0.3, -1.0000000180025095e-35, 5.0, 0.1])
+def test_reason_tables_equal_pred_contrib(raw_booster: lgb.Booster, values: list[float]) -> None:
+    forest = _raw_forest(raw_booster)
+    t = flatten(raw_booster.model_to_string())
+    assert forest.enable_reasons(t.internal_counts, t.leaf_counts, 1 << 26)
+    expected = raw_booster.predict(np.array([values]), pred_contrib=True, num_threads=1)[0]
+    np.testing.assert_allclose(forest.contributions(array("d", values)), expected, rtol=0, atol=1e-9)
+
+
+def test_reasons_fall_back_to_lightgbm_over_the_table_cap(bundle: Bundle, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = native.load()
+    assert module is not None
+    t = flatten((bundle.path / "model.txt").read_text())
+    assert bundle.scorer.native is not None
+    assert not bundle.scorer.native.enable_reasons(t.internal_counts, t.leaf_counts, 64)  # no room for one leaf
+    monkeypatch.setattr(scorer_module, "REASON_TABLES_MAX_BYTES", 64)
+    capped = Scorer(bundle.scorer.spec, (bundle.path / "model.txt").read_text())
+    assert capped.native is not None
+    with pytest.raises(RuntimeError, match="reasons are not enabled"):
+        capped.native.contributions(capped.vector({}))
+    row = {"amount": 900.0, "velocity_1h": 6, "new_device": True, "country": "NG", "channel": "ecommerce"}
+    for got, want in zip(capped.reasons(row, 5), bundle.scorer.reasons(row, 5), strict=True):
+        assert got.feature == want.feature
+        assert got.contribution == pytest.approx(want.contribution, abs=1e-9, rel=0)
+
+
 def test_regression_models_are_left_to_lightgbm(tmp_path: Path, bundle: Bundle) -> None:
     x = np.random.default_rng(0).normal(size=(200, 5))
     booster = lgb.train({"objective": "regression", "verbose": -1}, lgb.Dataset(x, x[:, 0]), num_boost_round=3)
@@ -239,7 +268,10 @@ def test_no_compiler_falls_back_to_the_c_api(
     assert scorer.native is None
     assert "compiled model stage unavailable" in caplog.text
     row = {"amount": 250.0, "country": "NG"}
-    assert scorer.score(row) == bundle.scorer.score(row)
+    assert scorer.score(row, reasons=0) == bundle.scorer.score(row, reasons=0)
+    for got, want in zip(scorer.reasons(row, 5), bundle.scorer.reasons(row, 5), strict=True):
+        assert got.feature == want.feature  # LightGBM's TreeSHAP and the compiled tables agree to the last bits
+        assert got.contribution == pytest.approx(want.contribution, abs=1e-9, rel=0)
 
 
 def test_build_is_cached_by_source_and_compiler(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
