@@ -8,14 +8,14 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help setup env redis-binary run test test-tools check lint types pytest bench clean
+.PHONY: help setup env redis-binary run test test-tools check lint types pytest bench perf-gate clean
 
 help:
 	@echo "make run    - set up and serve decisions (local Redis, demo data and model, demo key)"
 	@echo "make test   - set up, then ruff, mypy and the whole pytest suite against a real redis-server"
 	@echo "make check  - lint, types and tests without the set-up"
 	@echo "make bench  - the /v1/decide benchmark recorded in docs/BENCHMARKS.md"
-	@echo "make perf-gate - ~1 min: decide path vs /healthz CPU per request, fails on a >30 % regression"
+	@echo "make perf-gate - ~1 min: decide path vs /healthz CPU per request, fails on a >30 % regression (.ci/run runs it)"
 
 setup: env redis-binary
 
