@@ -119,7 +119,8 @@ def test_reduced_handbook_run_follows_the_protocol(tmp_path: Path) -> None:
 
     config = msgspec.structs.replace(bench.CONFIG, num_trees=40, learning_rate=0.1)
     result = bench.run(frame, HANDBOOK_PLUS, config=config, out_dir=tmp_path, version="reduced")
-    manifest = load_bundle(result.bundle).manifest
+    bundle = load_bundle(result.bundle)
+    manifest = bundle.manifest
     assert manifest.periods == bench.periods()
     assert (manifest.rows.train, manifest.rows.calibration, manifest.rows.gap, manifest.rows.test) == (
         train.filter(pl.col("day") < 121).height,
@@ -129,3 +130,14 @@ def test_reduced_handbook_run_follows_the_protocol(tmp_path: Path) -> None:
     )
     assert manifest.metrics.auc == pytest.approx(result.auc)
     assert result.auc > 0.8 and result.average_precision > 0.5 and result.card_precision_100 > 0.2
+
+    # online (the compiled stage the engine calls, one row at a time) = offline (the frame path of train and replay)
+    assert bundle.scorer.native is not None
+    rows = test.head(300)
+    offline = bundle.scorer.score_frame(rows)
+    names = list(bundle.scorer.feature_names)
+    for row, want in zip(rows.select(names).iter_rows(named=True), offline.iter_rows(named=True), strict=True):
+        got = bundle.scorer.score_row(row)
+        assert got.score == pytest.approx(want["score"], abs=1e-9, rel=0)
+        assert got.calibrated == pytest.approx(want["calibrated"], abs=1e-9, rel=0)
+        assert got.ecdf == pytest.approx(want["ecdf"], abs=1e-9, rel=0)
