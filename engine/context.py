@@ -89,6 +89,16 @@ def redis_client(url: str) -> aredis.Redis:
     )
 
 
+async def drop_idle_connections(client: aredis.Redis) -> None:
+    """The breaker's recovery step: close the idle pooled connections, which may lead to the Redis that went away.
+
+    Connections in use are left to their holders, which check them before use (`features/transport.py`): closing
+    them cut the sink's writes in flight and spilled them whenever an overloaded process had opened the breaker on
+    a healthy Redis.
+    """
+    await client.connection_pool.disconnect(inuse_connections=False)
+
+
 @dataclass
 class Context:
     """Everything a request handler reaches through `app.state.ctx`."""
@@ -107,7 +117,7 @@ class Context:
         metrics = Metrics()
         client = redis_client(settings.redis_url)
         executor = FeatureExecutor(feature_set, client)
-        breaker = CircuitBreaker(client.ping, metrics.redis_circuit, on_recover=client.connection_pool.disconnect)
+        breaker = CircuitBreaker(client.ping, metrics.redis_circuit, on_recover=lambda: drop_idle_connections(client))
         spill = SpillFile(settings.data_dir / "spill" / "decisions.jsonl")
         sink = DecisionSink(client, VelocityUpdater(feature_set, client), metrics, spill, breaker)
         engine = DecisionEngine(load_parts(settings), executor, sink, metrics, breaker)

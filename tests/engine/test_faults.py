@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from engine.app import create_app
-from engine.context import Context
+from engine.context import Context, drop_idle_connections, redis_client
 from engine.etl import drain, read_output
 from engine.metrics import Metrics
 from engine.redis_server import LocalRedis, free_port
@@ -170,3 +170,19 @@ def test_spill_and_replay_keep_order_without_duplicates(
     got = asyncio.run(_spill_scenario(redis_url, f"redis://127.0.0.1:{free_port()}/0", plan, spill))
     assert got == [f"f-{i}" for i in range(sum(size for size, _ in plan))]
     assert not spill.exists()
+
+
+def test_breaker_recovery_closes_idle_connections_only(redis_url: str) -> None:
+    async def run() -> tuple[bool, bool]:
+        client = redis_client(redis_url)
+        pool = client.connection_pool
+        busy = await pool.get_connection()  # e.g. the sink's connection, a write in flight
+        idle = await pool.get_connection()
+        await pool.release(idle)
+        await drop_idle_connections(client)
+        state = busy.is_connected, idle.is_connected
+        await pool.release(busy)
+        await client.aclose()
+        return state
+
+    assert asyncio.run(run()) == (True, False)
