@@ -23,7 +23,7 @@
 #define DEFAULT_LEFT_MASK 2
 #define MISSING_ZERO 1
 #define MISSING_NAN 2
-#define MAX_FEATURES 4096
+#define MAX_FEATURES 1024 /* rows live on the C stack (8 kB each): safe on small thread stacks too */
 
 typedef struct {
     double threshold;
@@ -239,7 +239,7 @@ static int Forest_init(Forest *f, PyObject *args, PyObject *kwds) {
     }
     f->nfeat = PyTuple_GET_SIZE(names);
     if (f->nfeat == 0 || f->nfeat > MAX_FEATURES || PyTuple_GET_SIZE(codes) != f->nfeat) {
-        PyErr_SetString(PyExc_ValueError, "names and codes must be tuples of the same length, 1 to 4096");
+        PyErr_SetString(PyExc_ValueError, "names and codes must be tuples of the same length, 1 to 1024");
         goto done;
     }
     for (Py_ssize_t j = 0; j < f->nfeat; j++) {

@@ -8,6 +8,7 @@ import math
 from array import array
 from collections.abc import Callable, Mapping
 from functools import partial
+from types import ModuleType
 from typing import Any
 
 import lightgbm as lgb
@@ -18,7 +19,7 @@ import polars as pl
 from models import native
 from models.errors import ScoringError
 from models.fast_predict import FastPredictor
-from models.forest import UnsupportedModel, flatten
+from models.forest import ForestTables, UnsupportedModel, flatten
 from models.learners.booster import SCORE
 from models.learners.calibration import CALIBRATED, PLATT_CLIP, PLATT_EPS, PlattParams, scalar_calibrator
 from models.learners.ecdf import ECDF, scalar_ecdf
@@ -92,6 +93,20 @@ class Scorer:
                 "model text has %d features, the spec %d: not compiled", t.num_features, len(self.feature_names)
             )
             return None
+        try:
+            forest = self._new_forest(module, t)
+        except (ValueError, TypeError) as exc:  # e.g. more features than the compiled stage takes
+            log.warning("model not compiled, scoring through LightGBM's C API: %s", exc)
+            return None
+        if forest.enable_reasons(t.internal_counts, t.leaf_counts, REASON_TABLES_MAX_BYTES):
+            self._contributions = forest.contributions
+        else:
+            log.info(
+                "reason tables over %d bytes (deep trees): reasons through LightGBM's C API", REASON_TABLES_MAX_BYTES
+            )
+        return forest
+
+    def _new_forest(self, module: ModuleType, t: ForestTables) -> native.NativeForest:
         codes: list[dict[str, float] | None] = [None] * len(self.feature_names)
         fills = array("d", [0.0] * len(self.feature_names))
         for i, _, lookup, other in self._lookups:
@@ -102,7 +117,7 @@ class Scorer:
         platt = isinstance(cal, PlattParams)
         xs, ys = (array("d"), array("d")) if isinstance(cal, PlattParams) else (array("d", cal.x), array("d", cal.y))
         a, b = (cal.a, cal.b) if isinstance(cal, PlattParams) else (0.0, 0.0)
-        forest = native.new_forest(
+        return native.new_forest(
             module,
             self.feature_names,
             tuple(codes),
@@ -129,13 +144,6 @@ class Scorer:
             ScoringError,
             Score,
         )
-        if forest.enable_reasons(t.internal_counts, t.leaf_counts, REASON_TABLES_MAX_BYTES):
-            self._contributions = forest.contributions
-        else:
-            log.info(
-                "reason tables over %d bytes (deep trees): reasons through LightGBM's C API", REASON_TABLES_MAX_BYTES
-            )
-        return forest
 
     def vector(self, row: Mapping[str, Any]) -> ctypes.Array[ctypes.c_double]:
         """The encoded, imputed row as the ctypes array the fast predictor reads (booster column order).

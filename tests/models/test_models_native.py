@@ -285,3 +285,24 @@ def test_build_is_cached_by_source_and_compiler(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(native, "_state", {})
     assert native.load() is not None
     assert built[0].stat().st_mtime_ns == stamp  # loaded from the cache, not rebuilt
+
+
+def test_a_model_the_stage_refuses_is_scored_through_the_c_api(
+    bundle: Bundle, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    module = native.load()
+    assert module is not None
+    names = tuple(f"f{j}" for j in range(module.MAX_FEATURES + 1))
+    with pytest.raises(ValueError, match="1 to 1024"):  # rows live on the C stack: wider models are refused
+        native.new_forest(module, names, (None,) * len(names), *([array("d")] * 11), 1.0, False,
+                          *([array("d")] * 2), 0.0, 0.0, 0.0, 0.0, array("d"), ScoringError, Score)  # fmt: skip
+
+    def refuse(*_: Any) -> None:
+        raise ValueError("names and codes must be tuples of the same length, 1 to 1024")
+
+    monkeypatch.setattr(Scorer, "_new_forest", refuse)
+    with caplog.at_level(logging.WARNING, logger="models.scorer"):
+        scorer = Scorer(bundle.scorer.spec, (bundle.path / "model.txt").read_text())
+    assert scorer.native is None and "model not compiled" in caplog.text
+    row = {"amount": 250.0, "country": "NG"}
+    assert scorer.score_row(row) == bundle.scorer.score_row(row)
