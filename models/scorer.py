@@ -157,15 +157,14 @@ class Scorer:
             self.native.encode(row, row_out)
             return row_out
         values: list[Any] = list(map(row.get, self.feature_names))
-        for i, name, codes, other in self._lookups:
+        for i, _, codes, other in self._lookups:
             v = values[i]
             if v.__class__ is str or isinstance(v, str):
                 values[i] = codes.get(v, other)
             elif v is None:
                 values[i] = _NAN  # LightGBM's missing category
             else:
-                msg = f"categorical feature {name!r} expects a str, got {type(v).__name__}"
-                raise ScoringError(msg)
+                raise self._row_error(row)
         for i, fill in self._fills:
             v = values[i]
             if v is None or v != v:  # NaN counts as missing, as in the frame path
@@ -174,14 +173,21 @@ class Scorer:
         try:
             out[:] = values
         except (TypeError, ValueError, OverflowError):
-            raise self._numeric_error(values) from None
+            raise self._row_error(row) from None
         return out
 
-    def _numeric_error(self, values: list[Any]) -> ScoringError:
-        for i, name, _ in self._numeric:
-            v = values[i]
+    def _row_error(self, row: Mapping[str, Any]) -> ScoringError:
+        """The first feature, in column order, whose value has the wrong type: the compiled stage's rules."""
+        for f, name in zip(self.spec.features, self.feature_names, strict=True):
+            v = row.get(name)
             got = type(v).__name__
-            if isinstance(v, str):
+            if v is None:
+                continue
+            if f.kind == "categorical":
+                if not isinstance(v, str):
+                    return ScoringError(f"categorical feature {name!r} expects a str, got {got}")
+                continue
+            if isinstance(v, str | bytes | bytearray):
                 return ScoringError(f"numeric feature {name!r} expects an int, float or bool, got {got}")
             try:
                 float(v)

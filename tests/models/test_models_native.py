@@ -6,6 +6,7 @@ import logging
 import math
 import types
 from array import array
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +307,42 @@ def test_a_model_the_stage_refuses_is_scored_through_the_c_api(
     assert scorer.native is None and "model not compiled" in caplog.text
     row = {"amount": 250.0, "country": "NG"}
     assert scorer.score_row(row) == bundle.scorer.score_row(row)
+
+
+# Values of every type a caller might pass, right or wrong: both paths must give the same number or the same error.
+any_value = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=4),
+    st.sampled_from([*COUNTRIES, "pos", "ecommerce"]),
+    st.builds(np.float32, st.floats(-1e6, 1e6, width=32)),
+    st.builds(np.int64, st.integers(-(2**40), 2**40)),
+    st.builds(np.bool_, st.booleans()),
+    st.builds(np.str_, st.sampled_from(COUNTRIES)),
+    st.builds(Decimal, st.integers(-1000, 1000)),
+    st.just(b"12"),
+    st.just([1.0]),
+)
+any_rows = st.dictionaries(st.sampled_from([f.name for f in FEATURES]), any_value, max_size=len(FEATURES))
+
+
+def _outcome(fn: Any, row: dict[str, Any]) -> Any:
+    try:
+        return ("ok", fn(row))
+    except ScoringError as exc:
+        return ("error", str(exc))
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_rows)
+def test_any_value_gets_the_same_number_or_error_on_both_paths(bundle: Bundle, row: dict[str, Any]) -> None:
+    twin = _python_twin(bundle)
+    got, want = _outcome(bundle.scorer.score_row, row), _outcome(twin.score_row, row)
+    if want[0] == "error" or got[0] == "error":
+        # both name the first wrong feature in column order, in the same words
+        assert got == want
+        return
+    assert got[1].score == pytest.approx(want[1].score, abs=1e-12, rel=0)
+    assert got[1].ecdf == pytest.approx(want[1].ecdf, abs=1e-12, rel=0)
