@@ -530,9 +530,12 @@ static double raw_score(const Forest *f, const double *x, const double *x0) {
             n[k] = f->roots[t + k];
             if (f->depth[t + k] > steps) steps = f->depth[t + k];
         }
+        const int32_t first_leaf = (int32_t)f->nnodes;
         for (int32_t s = 0; s < steps; s++) {
 #pragma GCC unroll 4
             for (int k = 0; k < LANES; k++) n[k] = step(f, n[k], x, x0);
+            /* deep, uneven trees: stop when this row has reached a leaf in all four, not at the deepest leaf */
+            if ((n[0] >= first_leaf) & (n[1] >= first_leaf) & (n[2] >= first_leaf) & (n[3] >= first_leaf)) break;
         }
         for (int k = 0; k < LANES; k++) sum += f->value[n[k]];
     }
