@@ -233,7 +233,7 @@ static int Forest_init(Forest *f, PyObject *args, PyObject *kwds) {
     double *thr = NULL;
     int8_t *dec = NULL;
 
-    if (f->names != NULL || f->index != NULL) {
+    if (f->names != NULL || f->index != NULL || f->fills != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Forest is already initialised");
         goto done;
     }
@@ -311,12 +311,27 @@ static int Forest_init(Forest *f, PyObject *args, PyObject *kwds) {
         }
         Py_DECREF(jj);
     }
+    if (!PyCallable_Check(result)) {
+        PyErr_SetString(PyExc_TypeError, "result must be callable with (score, calibrated, ecdf)");
+        goto done;
+    }
+    /* private copies of the code dicts: every value was checked to be a float, and must stay one */
+    PyObject *own = PyTuple_New(f->nfeat);
+    if (own == NULL) goto done;
+    for (Py_ssize_t j = 0; j < f->nfeat; j++) {
+        PyObject *c = PyTuple_GET_ITEM(codes, j);
+        PyObject *copy = c == Py_None ? Py_NewRef(Py_None) : PyDict_Copy(c);
+        if (copy == NULL) {
+            Py_DECREF(own);
+            goto done;
+        }
+        PyTuple_SET_ITEM(own, j, copy);
+    }
     Py_INCREF(names);
-    Py_INCREF(codes);
     Py_INCREF(error);
     Py_INCREF(result);
     f->names = names;
-    f->codes = codes;
+    f->codes = own;
     f->error = error;
     f->result = result;
     rc = 0;
