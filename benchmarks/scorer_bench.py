@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         few_vectors = [vector_of[id(row)] for row in rows[: args.reason_rows]]
         want = np.array([fast.contributions(v) for v in few_vectors])
         got = np.array([forest.contributions(v) for v in few_vectors])
-        print(f"\n  compiled TreeSHAP tables: max |diff| vs LightGBM's pred_contrib = {np.max(np.abs(got - want)):.2e}")
+        print(f"\n  compiled TreeSHAP: max |diff| vs LightGBM's pred_contrib = {np.max(np.abs(got - want)):.2e}")
     print("\n3. reasons: TreeSHAP contributions (µs per row):")
     few = rows[: args.reason_rows]
     reasons = side_by_side(
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "C API fast path, C_API_PREDICT_CONTRIB": lambda row: fast.contributions(vector_of[id(row)]),
             **(
-                {"compiled TreeSHAP tables (models/_forest.c)": lambda row: forest.contributions(vector_of[id(row)])}
+                {"compiled TreeSHAP (models/_forest.c)": lambda row: forest.contributions(vector_of[id(row)])}
                 if forest and scorer._contributions == forest.contributions
                 else {}
             ),

@@ -665,42 +665,44 @@ static PyObject *Forest_predict(Forest *f, PyObject *obj) {
 }
 
 
-/* ---- reasons: TreeSHAP contributions from per-leaf tables ------------------------------------------------------
+/* ---- reasons: TreeSHAP contributions, leaf by leaf ---------------------------------------------------------------
  *
- * LightGBM's pred_contrib is path-dependent TreeSHAP (Lundberg et al., arXiv:1706.06060), O(leaves x depth^2) per
- * tree and row. The same values come from tables built once per model (the idea of Fast TreeSHAP v2, Yang 2021).
- * For a leaf with value v whose path splits on the distinct features P (p of them), let z_j be the product of the
- * cover ratios of j's splits on the path (the "zero fractions") and R the features whose every split on the path
- * the row follows. By linearity and the null-player property, the leaf adds to feature i in P
+ * LightGBM's pred_contrib is path-dependent TreeSHAP (Lundberg et al., arXiv:1706.06060), computed by extending and
+ * unwinding a path through a recursion over every node. The same values follow in closed form per leaf. For a leaf
+ * with value v whose path splits on the distinct features P (p of them), let z_j be the product of the cover ratios
+ * of j's splits on the path (the "zero fractions") and R the features whose every split on the path the row
+ * follows. By linearity and the null-player property, the leaf adds to feature i in P
  *     i in R:      v (1 - z_i) Z(R) G(R \ {i})
  *     i not in R: -v Z(R) G(R)
- * with Z(R) = prod_{j in P \ R} z_j and G(T) = sum_{S subset of T} |S|! (p - |S| - 1)! / p! prod_{j in T \ S} z_j.
- * Z and G depend on the leaf only: 2 x 2^p doubles per leaf, built here. Per row, a tree costs one decision per
- * node and O(depth) per leaf, instead of O(depth^2) per leaf. The expected value (the last output) is LightGBM's
- * ExpectedValue summed over the trees. Leaves with more than SHAP_MAX_P distinct features, or tables above the
- * byte cap, leave the reasons to LightGBM's C API (enable_reasons returns False).
+ * with Z(R) = prod_{j in P \ R} z_j and G(T) = sum_k w(k, p) c_T[k], where c_T are the coefficients of
+ * prod_{j in T} (x + z_j) and w(k, p) = k! (p - k - 1)! / p! the Shapley weights. Per row and leaf: the path's
+ * distinct features, their z_j (both fixed per model, built here), R from one decision per node of the tree, c_R in
+ * O(p^2) and each G(R \ {i}) by dividing c_R by (x + z_i), as LightGBM's UnwoundPathSum does. No recursion, no
+ * per-tree allocation, and no tables: the inputs of a leaf are a few dozen bytes, so it stays fast when the caches
+ * are cold (precomputed 2^p tables, tried first, were 2x slower then). The expected value (the last output) is
+ * LightGBM's ExpectedValue summed over the trees. Paths longer than the `max_depth` given to enable_reasons
+ * (at most SHAP_MAX_DEPTH) leave the reasons to LightGBM's C API.
  */
-#define SHAP_MAX_P 16
 #define SHAP_MAX_DEPTH 64
+#define SHAP_MAX_P 63 /* distinct features on one path: R is a 64-bit mask */
 
 typedef struct {
     int32_t path_start, path_len; /* into path_node / path_left / path_pos */
     int32_t uf_start, p;          /* into uf_feature / uf_zero: the path's distinct features, in first-split order */
-    int64_t table;                /* into tables: Z[2^p], then G[2^p] */
     double value;
 } ShapLeaf;
 
 struct Shap {
     ShapLeaf *leaf;
-    Py_ssize_t nleaf, npath, nuf, ntable;
-    int32_t *tree_leaf, *tree_lo, *tree_hi; /* per tree: first leaf (tree_leaf[t] .. tree_leaf[t+1]), internal nodes */
+    Py_ssize_t nleaf, npath, nuf;
+    int32_t *tree_leaf, *tree_lo, *tree_hi; /* per tree: its leaves (tree_leaf[t] .. tree_leaf[t+1]), its nodes */
     double *bias;                           /* per tree: LightGBM's ExpectedValue */
     int32_t *path_node;
     int8_t *path_left, *path_pos;
     int32_t *uf_feature;
     double *uf_zero;
-    double *tables;
-    int8_t *goes_left; /* scratch, per internal node: GIL-held calls only */
+    int8_t *goes_left;                                    /* scratch per node: calls hold the GIL throughout */
+    double weights[(SHAP_MAX_P + 1) * (SHAP_MAX_P + 1)]; /* w(k, p), row p */
 };
 
 static void free_shap(struct Shap *s) {
@@ -715,7 +717,6 @@ static void free_shap(struct Shap *s) {
     PyMem_Free(s->path_pos);
     PyMem_Free(s->uf_feature);
     PyMem_Free(s->uf_zero);
-    PyMem_Free(s->tables);
     PyMem_Free(s->goes_left);
     PyMem_Free(s);
 }
@@ -724,9 +725,10 @@ typedef struct {
     const Forest *f;
     struct Shap *s;
     const double *internal, *leafc; /* training counts per node and per leaf */
+    int max_depth;
     int32_t node[SHAP_MAX_DEPTH];
     int8_t left[SHAP_MAX_DEPTH];
-    Py_ssize_t cap_leaf, cap_path, cap_uf, cap_table, max_doubles;
+    Py_ssize_t cap_leaf, cap_path, cap_uf;
     int32_t lo, hi, leaf_lo, leaf_hi; /* the tree's internal nodes and leaves, as walk index ranges */
 } ShapBuild;
 
@@ -734,18 +736,21 @@ static double count_of(const ShapBuild *b, int32_t n) {
     return n < b->f->nnodes ? b->internal[n] : b->leafc[n - b->f->nnodes];
 }
 
-static int grow(void **arr, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
+/* grow `count` parallel arrays (entries of sizes[i] bytes) so that each holds `need` entries */
+static int grow(Py_ssize_t *cap, Py_ssize_t need, void **arrays[], const size_t sizes[], int count) {
     if (need <= *cap) return 0;
     Py_ssize_t c = *cap ? *cap : 256;
     while (c < need) c *= 2;
-    void *p = PyMem_Realloc(*arr, (size_t)c * item);
-    if (p == NULL) return -1;
-    *arr = p;
+    for (int i = 0; i < count; i++) {
+        void *p = PyMem_Realloc(*arrays[i], (size_t)c * sizes[i]);
+        if (p == NULL) return -1;
+        *arrays[i] = p;
+    }
     *cap = c;
     return 0;
 }
 
-/* 1: built; 0: too deep / too many features / too big (fall back); -1: out of memory */
+/* 1: done; 0: a path the caller's limits refuse (fall back); -1: out of memory */
 static int shap_leaf(ShapBuild *b, int32_t leaf_walk, int depth) {
     struct Shap *s = b->s;
     const Forest *f = b->f;
@@ -770,26 +775,17 @@ static int shap_leaf(ShapBuild *b, int32_t leaf_walk, int depth) {
         zero[j] = zero[j] * (count_of(b, child) / parent);
         pos[k] = (int8_t)j;
     }
-    Py_ssize_t size = (Py_ssize_t)1 << p;
-    if (s->ntable + 2 * size > b->max_doubles) return 0;
-    if (grow((void **)&s->leaf, &b->cap_leaf, s->nleaf + 1, sizeof(ShapLeaf)) < 0 ||
-        grow((void **)&s->path_node, &b->cap_path, s->npath + depth, sizeof(int32_t)) < 0 ||
-        grow((void **)&s->uf_feature, &b->cap_uf, s->nuf + p, sizeof(int32_t)) < 0 ||
-        grow((void **)&s->tables, &b->cap_table, s->ntable + 2 * size, sizeof(double)) < 0)
+    void **leaf_arrays[] = {(void **)&s->leaf};
+    const size_t leaf_sizes[] = {sizeof(ShapLeaf)};
+    void **path_arrays[] = {(void **)&s->path_node, (void **)&s->path_left, (void **)&s->path_pos};
+    const size_t path_sizes[] = {sizeof(int32_t), 1, 1};
+    void **uf_arrays[] = {(void **)&s->uf_feature, (void **)&s->uf_zero};
+    const size_t uf_sizes[] = {sizeof(int32_t), sizeof(double)};
+    if (grow(&b->cap_leaf, s->nleaf + 1, leaf_arrays, leaf_sizes, 1) < 0 ||
+        grow(&b->cap_path, s->npath + depth, path_arrays, path_sizes, 3) < 0 ||
+        grow(&b->cap_uf, s->nuf + p, uf_arrays, uf_sizes, 2) < 0)
         return -1;
-    /* path_left, path_pos and uf_zero follow path_node and uf_feature's capacities */
-    void *pl = PyMem_Realloc(s->path_left, (size_t)b->cap_path);
-    if (pl == NULL) return -1;
-    s->path_left = pl;
-    void *pp = PyMem_Realloc(s->path_pos, (size_t)b->cap_path);
-    if (pp == NULL) return -1;
-    s->path_pos = pp;
-    void *uz = PyMem_Realloc(s->uf_zero, sizeof(double) * (size_t)b->cap_uf);
-    if (uz == NULL) return -1;
-    s->uf_zero = uz;
-
-    ShapLeaf *L = &s->leaf[s->nleaf++];
-    *L = (ShapLeaf){(int32_t)s->npath, depth, (int32_t)s->nuf, p, s->ntable, f->value[leaf_walk]};
+    s->leaf[s->nleaf++] = (ShapLeaf){(int32_t)s->npath, depth, (int32_t)s->nuf, p, f->value[leaf_walk]};
     for (int k = 0; k < depth; k++) {
         s->path_node[s->npath + k] = b->node[k];
         s->path_left[s->npath + k] = b->left[k];
@@ -801,38 +797,6 @@ static int shap_leaf(ShapBuild *b, int32_t leaf_walk, int depth) {
         s->uf_zero[s->nuf + j] = zero[j];
     }
     s->nuf += p;
-    double *Z = s->tables + s->ntable, *G = Z + size;
-    s->ntable += 2 * size;
-    /* Z(R) = product of z_j outside R: from the full set down, adding the lowest missing member's z */
-    Z[size - 1] = 1.0;
-    for (Py_ssize_t R = size - 2; R >= 0; R--) {
-        int j = __builtin_ctzll((unsigned long long)~R);
-        Z[R] = Z[R | ((Py_ssize_t)1 << j)] * zero[j];
-    }
-    /* G(T) = sum_k w(k, p) e_{|T|-k}(z_T), with e the elementary symmetric polynomials of T's zero fractions */
-    double w[SHAP_MAX_P + 1], fact[SHAP_MAX_P + 2];
-    fact[0] = 1.0;
-    for (int k = 1; k <= p + 1; k++) fact[k] = fact[k - 1] * k;
-    for (int k = 0; k < p; k++) w[k] = fact[k] * fact[p - k - 1] / fact[p];
-    double *E = PyMem_Malloc(sizeof(double) * (size_t)size * (size_t)(p + 1));
-    if (E == NULL) return -1;
-    for (Py_ssize_t T = 0; T < size; T++) {
-        double *e = E + T * (p + 1);
-        if (T == 0) {
-            e[0] = 1.0;
-            for (int m = 1; m <= p; m++) e[m] = 0.0;
-        } else {
-            int j = __builtin_ctzll((unsigned long long)T);
-            const double *prev = E + (T & ~((Py_ssize_t)1 << j)) * (p + 1);
-            e[0] = prev[0];
-            for (int m = 1; m <= p; m++) e[m] = prev[m] + zero[j] * prev[m - 1];
-        }
-        int t = __builtin_popcountll((unsigned long long)T);
-        double g = 0.0;
-        for (int k = 0; k <= t && k < p; k++) g += w[k] * e[t - k];
-        G[T] = g;
-    }
-    PyMem_Free(E);
     return 1;
 }
 
@@ -842,7 +806,7 @@ static int shap_walk(ShapBuild *b, int32_t n, int depth) {
         if (n + 1 > b->leaf_hi) b->leaf_hi = n + 1;
         return shap_leaf(b, n, depth);
     }
-    if (depth == SHAP_MAX_DEPTH) return 0;
+    if (depth == b->max_depth) return 0;
     if (n < b->lo) b->lo = n;
     if (n + 1 > b->hi) b->hi = n + 1;
     b->node[depth] = n;
@@ -856,8 +820,8 @@ static int shap_walk(ShapBuild *b, int32_t n, int depth) {
 
 static PyObject *Forest_enable_reasons(Forest *f, PyObject *args) {
     Py_buffer internal, leafc;
-    Py_ssize_t max_bytes;
-    if (!PyArg_ParseTuple(args, "y*y*n:enable_reasons", &internal, &leafc, &max_bytes)) return NULL;
+    int max_depth;
+    if (!PyArg_ParseTuple(args, "y*y*i:enable_reasons", &internal, &leafc, &max_depth)) return NULL;
     PyObject *out = NULL;
     struct Shap *s = NULL;
     if (internal.len != f->nnodes * (Py_ssize_t)sizeof(double) || leafc.len != f->nleaves * (Py_ssize_t)sizeof(double)) {
@@ -872,8 +836,13 @@ static PyObject *Forest_enable_reasons(Forest *f, PyObject *args) {
     s->bias = PyMem_Malloc(sizeof(double) * (size_t)(f->ntrees + 1));
     s->goes_left = PyMem_Malloc((size_t)(f->nnodes > 0 ? f->nnodes : 1));
     if (!s->tree_leaf || !s->tree_lo || !s->tree_hi || !s->bias || !s->goes_left) goto nomem;
+    double fact[SHAP_MAX_P + 2];
+    fact[0] = 1.0;
+    for (int k = 1; k <= SHAP_MAX_P + 1; k++) fact[k] = fact[k - 1] * k;
+    for (int p = 1; p <= SHAP_MAX_P; p++)
+        for (int k = 0; k < p; k++) s->weights[p * (SHAP_MAX_P + 1) + k] = fact[k] * fact[p - k - 1] / fact[p];
     ShapBuild b = {.f = f, .s = s, .internal = internal.buf, .leafc = leafc.buf,
-                   .max_doubles = max_bytes / (Py_ssize_t)sizeof(double)};
+                   .max_depth = max_depth < SHAP_MAX_DEPTH ? (max_depth > 0 ? max_depth : 0) : SHAP_MAX_DEPTH};
     for (Py_ssize_t t = 0; t < f->ntrees; t++) {
         int32_t r = f->roots[t];
         s->tree_leaf[t] = (int32_t)s->nleaf;
@@ -884,9 +853,8 @@ static PyObject *Forest_enable_reasons(Forest *f, PyObject *args) {
         } else {
             int rc = shap_walk(&b, r, 0);
             if (rc < 0) goto nomem;
-            if (rc == 0) { /* too deep or too big: LightGBM keeps the reasons */
-                out = Py_False;
-                Py_INCREF(out);
+            if (rc == 0) { /* a path too deep: LightGBM keeps the reasons */
+                out = Py_NewRef(Py_False);
                 goto done;
             }
             /* ExpectedValue: leaves weighted by their share of the root's rows, in LightGBM's leaf order (a
@@ -902,8 +870,7 @@ static PyObject *Forest_enable_reasons(Forest *f, PyObject *args) {
     free_shap(f->shap);
     f->shap = s;
     s = NULL;
-    out = Py_True;
-    Py_INCREF(out);
+    out = Py_NewRef(Py_True);
     goto done;
 nomem:
     PyErr_NoMemory();
@@ -912,6 +879,41 @@ done:
     PyBuffer_Release(&internal);
     PyBuffer_Release(&leafc);
     return out;
+}
+
+/* One leaf's contributions for the row whose followed-features mask is R (see the section comment). */
+static void shap_leaf_row(const struct Shap *s, const ShapLeaf *L, uint64_t R, double *phi) {
+    const int p = L->p;
+    const double *z = s->uf_zero + L->uf_start;
+    const int32_t *feat = s->uf_feature + L->uf_start;
+    double c[SHAP_MAX_P + 2], q[SHAP_MAX_P + 1], zout = 1.0;
+    int t = 0;
+    c[0] = 1.0;
+    for (int j = 0; j < p; j++) {
+        if (R >> j & 1) { /* c *= (x + z_j) */
+            c[t + 1] = c[t];
+            for (int k = t; k >= 1; k--) c[k] = c[k - 1] + z[j] * c[k];
+            c[0] = z[j] * c[0];
+            t++;
+        } else {
+            zout *= z[j];
+        }
+    }
+    const double *w = s->weights + p * (SHAP_MAX_P + 1);
+    double vz = L->value * zout, gR = 0.0;
+    if (t < p) /* G(R) is needed only for the features outside R */
+        for (int k = 0; k <= t; k++) gR += w[k] * c[k];
+    for (int j = 0; j < p; j++) {
+        if (R >> j & 1) { /* G(R \ {j}): c divided by (x + z_j), then weighed */
+            q[t - 1] = c[t];
+            for (int k = t - 1; k >= 1; k--) q[k - 1] = c[k] - z[j] * q[k];
+            double g = 0.0;
+            for (int k = 0; k < t; k++) g += w[k] * q[k];
+            phi[feat[j]] += vz * (1.0 - z[j]) * g;
+        } else {
+            phi[feat[j]] -= vz * gR;
+        }
+    }
 }
 
 static void shap_row(const Forest *f, const double *x, double *phi) {
@@ -923,18 +925,10 @@ static void shap_row(const Forest *f, const double *x, double *phi) {
             s->goes_left[n] = (int8_t)(slow_step(f, n, x[f->walk[n].feature]) == f->walk[n].child[0]);
         for (int32_t l = s->tree_leaf[t]; l < s->tree_leaf[t + 1]; l++) {
             const ShapLeaf *L = &s->leaf[l];
-            Py_ssize_t R = ((Py_ssize_t)1 << L->p) - 1;
+            uint64_t R = L->p == 64 ? ~(uint64_t)0 : ((uint64_t)1 << L->p) - 1;
             for (int32_t k = L->path_start; k < L->path_start + L->path_len; k++)
-                if (s->goes_left[s->path_node[k]] != s->path_left[k]) R &= ~((Py_ssize_t)1 << s->path_pos[k]);
-            const double *Z = s->tables + L->table, *G = Z + ((Py_ssize_t)1 << L->p);
-            double vz = L->value * Z[R], out = vz * G[R];
-            for (int j = 0; j < L->p; j++) {
-                Py_ssize_t bit = (Py_ssize_t)1 << j;
-                if (R & bit)
-                    phi[s->uf_feature[L->uf_start + j]] += vz * (1.0 - s->uf_zero[L->uf_start + j]) * G[R & ~bit];
-                else
-                    phi[s->uf_feature[L->uf_start + j]] -= out;
-            }
+                if (s->goes_left[s->path_node[k]] != s->path_left[k]) R &= ~((uint64_t)1 << s->path_pos[k]);
+            shap_leaf_row(s, L, R, phi);
         }
     }
     phi[f->nfeat] = bias;
@@ -979,7 +973,7 @@ static PyMethodDef Forest_methods[] = {
     {"encode", (PyCFunction)Forest_encode, METH_VARARGS, "encode(row, out): the encoded, imputed row into out."},
     {"predict", (PyCFunction)Forest_predict, METH_O, "predict(buffer) -> the booster's probability for a row."},
     {"enable_reasons", (PyCFunction)Forest_enable_reasons, METH_VARARGS,
-     "enable_reasons(internal_counts, leaf_counts, max_bytes) -> whether the TreeSHAP tables were built."},
+     "enable_reasons(internal_counts, leaf_counts, max_depth) -> whether the reasons are computed here."},
     {"contributions", (PyCFunction)Forest_contributions, METH_O,
      "contributions(buffer) -> TreeSHAP value per feature, then the expected value (as pred_contrib)."},
     {NULL, NULL, 0, NULL},

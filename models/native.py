@@ -52,8 +52,8 @@ class NativeForest(Protocol):
     def predict(self, row: Any, /) -> float:
         """The booster's probability for an encoded row (a buffer of float64)."""
 
-    def enable_reasons(self, internal_counts: Any, leaf_counts: Any, max_bytes: int, /) -> bool:
-        """Build the TreeSHAP tables (False: over `max_bytes` or too deep; reasons then stay LightGBM's)."""
+    def enable_reasons(self, internal_counts: Any, leaf_counts: Any, max_depth: int, /) -> bool:
+        """Prepare TreeSHAP from the training counts (False: a path longer than `max_depth`, left to LightGBM)."""
 
     def contributions(self, row: Any, /) -> list[float]:
         """TreeSHAP value per feature, then the expected value (log-odds), as ``pred_contrib=True``."""

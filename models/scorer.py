@@ -30,9 +30,9 @@ _NAN = math.nan
 
 log = logging.getLogger(__name__)
 
-REASON_TABLES_MAX_BYTES = 256 << 20
-"""Cap on the compiled TreeSHAP tables of one model (2 x 2^p doubles per leaf, p = distinct features on its path);
-the demo model needs 4-8 MB. Above it, reasons go through LightGBM's C API."""
+REASON_MAX_DEPTH = 64
+"""Longest root-to-leaf path whose reasons the compiled stage computes (`models/_forest.c`); deeper trees leave
+them to LightGBM's C API."""
 
 
 class Scorer:
@@ -68,7 +68,7 @@ class Scorer:
         self._fills = tuple((i, fill) for i, _, fill in self._numeric)
         self._fast = FastPredictor(self.booster)
         self._contributions: Callable[[Any], list[float]] = self._fast.contributions
-        """TreeSHAP per feature then the expected value: the compiled tables where built, else LightGBM's C API."""
+        """TreeSHAP per feature then the expected value: the compiled stage's where enabled, else LightGBM's C API."""
         self._calibrate = scalar_calibrator(spec.calibration)
         self._ecdf = scalar_ecdf(spec.ecdf)
         self._frame = spec_predict(spec, self.booster)
@@ -98,12 +98,10 @@ class Scorer:
         except (ValueError, TypeError) as exc:  # e.g. more features than the compiled stage takes
             log.warning("model not compiled, scoring through LightGBM's C API: %s", exc)
             return None
-        if forest.enable_reasons(t.internal_counts, t.leaf_counts, REASON_TABLES_MAX_BYTES):
+        if forest.enable_reasons(t.internal_counts, t.leaf_counts, REASON_MAX_DEPTH):
             self._contributions = forest.contributions
         else:
-            log.info(
-                "reason tables over %d bytes (deep trees): reasons through LightGBM's C API", REASON_TABLES_MAX_BYTES
-            )
+            log.info("paths deeper than %d: reasons through LightGBM's C API", REASON_MAX_DEPTH)
         return forest
 
     def _new_forest(self, module: ModuleType, t: ForestTables) -> native.NativeForest:

@@ -226,21 +226,21 @@ def test_trees_equal_booster_predict_on_missing_and_zero_splits(raw_booster: lgb
 @settings(max_examples=150, deadline=None)
 @given(raw_rows)
 @example([0.3, -1.0000000180025095e-35, 5.0, 0.1])
-def test_reason_tables_equal_pred_contrib(raw_booster: lgb.Booster, values: list[float]) -> None:
+def test_compiled_reasons_equal_pred_contrib(raw_booster: lgb.Booster, values: list[float]) -> None:
     forest = _raw_forest(raw_booster)
     t = flatten(raw_booster.model_to_string())
-    assert forest.enable_reasons(t.internal_counts, t.leaf_counts, 1 << 26)
+    assert forest.enable_reasons(t.internal_counts, t.leaf_counts, 64)
     expected = raw_booster.predict(np.array([values]), pred_contrib=True, num_threads=1)[0]
     np.testing.assert_allclose(forest.contributions(array("d", values)), expected, rtol=0, atol=1e-9)
 
 
-def test_reasons_fall_back_to_lightgbm_over_the_table_cap(bundle: Bundle, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reasons_fall_back_to_lightgbm_for_deeper_trees(bundle: Bundle, monkeypatch: pytest.MonkeyPatch) -> None:
     module = native.load()
     assert module is not None
     t = flatten((bundle.path / "model.txt").read_text())
     assert bundle.scorer.native is not None
-    assert not bundle.scorer.native.enable_reasons(t.internal_counts, t.leaf_counts, 64)  # no room for one leaf
-    monkeypatch.setattr(scorer_module, "REASON_TABLES_MAX_BYTES", 64)
+    assert not bundle.scorer.native.enable_reasons(t.internal_counts, t.leaf_counts, 1)  # every path is longer
+    monkeypatch.setattr(scorer_module, "REASON_MAX_DEPTH", 1)
     capped = Scorer(bundle.scorer.spec, (bundle.path / "model.txt").read_text())
     assert capped.native is not None
     with pytest.raises(RuntimeError, match="reasons are not enabled"):
@@ -271,7 +271,7 @@ def test_no_compiler_falls_back_to_the_c_api(
     row = {"amount": 250.0, "country": "NG"}
     assert scorer.score(row, reasons=0) == bundle.scorer.score(row, reasons=0)
     for got, want in zip(scorer.reasons(row, 5), bundle.scorer.reasons(row, 5), strict=True):
-        assert got.feature == want.feature  # LightGBM's TreeSHAP and the compiled tables agree to the last bits
+        assert got.feature == want.feature  # LightGBM's TreeSHAP and the compiled one agree but for the last bits
         assert got.contribution == pytest.approx(want.contribution, abs=1e-9, rel=0)
 
 
