@@ -108,6 +108,12 @@ def _import(path: Path) -> ModuleType:
     return module
 
 
+def _built(target: Path, compiler: list[str]) -> ModuleType:
+    if not target.exists():
+        build(target, compiler)
+    return _import(target)
+
+
 _lock = threading.Lock()
 _state: dict[str, ModuleType | None] = {}
 
@@ -124,9 +130,13 @@ def load() -> ModuleType | None:
             compiler = _compiler()
             target = _target(compiler)
             try:
-                if not target.exists():
-                    build(target, compiler)
-                module = _import(target)
+                module = _built(target, compiler)
+            except PermissionError:  # a read-only home (some containers, CI users): the temp folder will do
+                fallback = Path(tempfile.gettempdir()) / f"fraudgate-native-{os.getuid()}" / target.name
+                try:
+                    module = _built(fallback, compiler)
+                except (OSError, RuntimeError, ImportError) as exc:
+                    log.warning("compiled model stage unavailable, scoring through LightGBM's C API: %s", exc)
             except (OSError, RuntimeError, ImportError) as exc:
                 log.warning("compiled model stage unavailable, scoring through LightGBM's C API: %s", exc)
         _state[MODULE] = module

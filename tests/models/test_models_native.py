@@ -346,3 +346,19 @@ def test_any_value_gets_the_same_number_or_error_on_both_paths(bundle: Bundle, r
         return
     assert got[1].score == pytest.approx(want[1].score, abs=1e-12, rel=0)
     assert got[1].ecdf == pytest.approx(want[1].ecdf, abs=1e-12, rel=0)
+
+
+def test_a_read_only_cache_falls_back_to_the_temp_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real_build = native.build
+
+    def read_only_home(target: Path, compiler: list[str]) -> None:
+        if "home" in target.parts:
+            raise PermissionError(13, "Read-only file system", str(target))
+        real_build(target, compiler)
+
+    monkeypatch.setattr(native, "_state", {})
+    monkeypatch.setenv("FRAUDGATE_NATIVE_CACHE", str(tmp_path / "home" / "cache"))
+    monkeypatch.setattr(native, "build", read_only_home)
+    monkeypatch.setattr(native.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    assert native.load() is not None
+    assert len(list((tmp_path / "tmp").glob("fraudgate-native-*/_fgforest-*"))) == 1
