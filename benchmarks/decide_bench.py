@@ -13,21 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import wait_ready  # noqa: E402
-from engine.demo import ensure_demo_data, ensure_model, ensure_profiles  # noqa: E402
-from engine.redis_server import LocalRedis, free_port  # noqa: E402
-from engine.settings import Settings  # noqa: E402
+from benchmarks.harness import demo_server  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 
@@ -79,43 +73,21 @@ def main() -> int:
     )
     a = p.parse_args()
 
-    settings = Settings()
-    demo = ensure_demo_data(settings.data_dir)
-    ensure_model(settings, demo)
-    work = Path(tempfile.mkdtemp(prefix="fraudgate-bench-"))
-    secret = secrets.token_urlsafe(16)
-    with LocalRedis(work / "redis", persist=False) as redis_server:
-        ensure_profiles(redis_server.url, demo)
-        port = free_port()
-        env = {
-            **os.environ,
-            "FRAUDGATE_REDIS_URL": redis_server.url,
-            "FRAUDGATE_PORT": str(port),
-            "FRAUDGATE_API_KEYS": f"bench:{secret}:decide",
-            "FRAUDGATE_DATA_DIR": str(work),
-            "FRAUDGATE_MODEL_DIR": str(settings.model_dir),
-        }
-        server = subprocess.Popen([str(ROOT / ".venv/bin/fraudgate"), "serve"], cwd=ROOT, env=env)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_ready(url, server)
-            events = str(demo / "events.parquet")
-            common = ["--rate", str(a.rate), "--duration", str(a.duration), "--warmup", "3"]
-            trivial = _load(url, secret, work / "healthz.json", ["--path", "/healthz", *common])
-            batch = ["--batch-size", str(a.batch_size)] if a.batch_size > 1 else []
-            decide = _load(url, secret, work / "decide.json", ["--events", events, *batch, *common])
-            rows = [_row("`GET /healthz` (trivial)", trivial), _row("`POST /v1/decide`", decide)]
-            maxima: list[str] = []
-            if not a.skip_find_max:
-                search_args = ["--find-max", "--sla-p99-ms", str(a.sla_p99_ms), "--duration",
-                               str(a.find_max_duration), "--warmup", "2", "--rate", str(a.rate)]  # fmt: skip
-                for name, extra in (("`GET /healthz` (trivial)", ["--path", "/healthz"]),
-                                    ("`POST /v1/decide`", ["--events", events, *batch])):  # fmt: skip
-                    best = _best(_load(url, secret, work / "max.json", [*extra, *search_args]))
-                    maxima.append(f"| {name} | {best['achieved_rate']:.0f} |" if best else f"| {name} | none |")
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+    with demo_server("fraudgate-bench-") as served:
+        url, secret, work, events = served.url, served.key, served.work, str(served.events)
+        common = ["--rate", str(a.rate), "--duration", str(a.duration), "--warmup", "3"]
+        trivial = _load(url, secret, work / "healthz.json", ["--path", "/healthz", *common])
+        batch = ["--batch-size", str(a.batch_size)] if a.batch_size > 1 else []
+        decide = _load(url, secret, work / "decide.json", ["--events", events, *batch, *common])
+        rows = [_row("`GET /healthz` (trivial)", trivial), _row("`POST /v1/decide`", decide)]
+        maxima: list[str] = []
+        if not a.skip_find_max:
+            search_args = ["--find-max", "--sla-p99-ms", str(a.sla_p99_ms), "--duration",
+                           str(a.find_max_duration), "--warmup", "2", "--rate", str(a.rate)]  # fmt: skip
+            for name, extra in (("`GET /healthz` (trivial)", ["--path", "/healthz"]),
+                                ("`POST /v1/decide`", ["--events", events, *batch])):  # fmt: skip
+                best = _best(_load(url, secret, work / "max.json", [*extra, *search_args]))
+                maxima.append(f"| {name} | {best['achieved_rate']:.0f} |" if best else f"| {name} | none |")
     print()
     print(f"Fixed rate {a.rate:.0f}/s for {a.duration:.0f} s (after 3 s warm-up), open loop, 1 server process:")
     print()

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -41,8 +40,8 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import answered, cpu_seconds, wait_ready  # noqa: E402
-from engine.redis_server import LocalRedis, free_port  # noqa: E402
+from benchmarks.harness import answered, cpu_seconds, serve  # noqa: E402
+from engine.redis_server import LocalRedis  # noqa: E402
 from engine.training import read_profiles, train_card_payment  # noqa: E402
 from features.card_payment import CARD_PAYMENT  # noqa: E402
 from features.loader import load_profiles  # noqa: E402
@@ -138,25 +137,11 @@ def main() -> int:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="fraudgate-gate-"))
     data, models = _prepare(work)
-    key = secrets.token_urlsafe(12)
     with LocalRedis(work / "redis", persist=False) as redis_server:
         client = redis.Redis.from_url(redis_server.url)
         load_profiles(client, CARD_PAYMENT, read_profiles(data), snapshot="gate", progress=False)
         client.close()
-        port = free_port()
-        env = {
-            **os.environ,
-            "FRAUDGATE_REDIS_URL": redis_server.url,
-            "FRAUDGATE_PORT": str(port),
-            "FRAUDGATE_API_KEYS": f"gate:{key}:decide",
-            "FRAUDGATE_DATA_DIR": str(work),
-            "FRAUDGATE_MODEL_DIR": str(models),
-            "FRAUDGATE_WORKERS": "1",
-        }
-        server = subprocess.Popen([str(ROOT / ".venv/bin/fraudgate"), "serve"], cwd=ROOT, env=env)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url, server)
+        with serve(work, redis_server.url, models, FRAUDGATE_WORKERS="1") as (url, key, server):
             events = ["--events", str(data / "events.parquet")]
             _trial(url, server.pid, key, "/v1/decide", events, a, work / "warm.json")  # warm caches, connections
             for attempt in range(1, a.attempts + 1):
@@ -168,9 +153,6 @@ def main() -> int:
                 if failure is None:
                     return 0
                 print(f"attempt {attempt} of {a.attempts} failed: {failure}")
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
     print("FAIL: every attempt failed the gate")
     return 1
 

@@ -23,20 +23,15 @@ import argparse
 import collections
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import answered, cpu_seconds, wait_ready  # noqa: E402
-from engine.demo import ensure_demo_data, ensure_model, ensure_profiles  # noqa: E402
-from engine.redis_server import LocalRedis, free_port  # noqa: E402
-from engine.settings import Settings  # noqa: E402
+from benchmarks.harness import answered, cpu_seconds, demo_server  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 SAMPLE_HZ = 250
@@ -143,49 +138,33 @@ def main() -> int:
     if spy is None:
         raise SystemExit("py-spy is not on PATH: pip install py-spy (it is not a project dependency)")
 
-    settings = Settings()
-    demo = ensure_demo_data(settings.data_dir)
-    ensure_model(settings, demo)
     a.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="fraudgate-profile-"))
-    key = secrets.token_urlsafe(16)
-    with LocalRedis(work / "redis", persist=False) as redis_server:
-        ensure_profiles(redis_server.url, demo)
-        port = free_port()
-        env = {**os.environ, "FRAUDGATE_REDIS_URL": redis_server.url, "FRAUDGATE_PORT": str(port),
-               "FRAUDGATE_API_KEYS": f"bench:{key}:decide", "FRAUDGATE_DATA_DIR": str(work),
-               "FRAUDGATE_MODEL_DIR": str(settings.model_dir), "FRAUDGATE_WORKERS": "1"}  # fmt: skip
-        server = subprocess.Popen([str(ROOT / ".venv/bin/fraudgate"), "serve"], cwd=ROOT, env=env)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url, server)
-            events = str(demo / "events.parquet")
-            load = [PY, "-m", "loadtest", "--url", url, "--api-key", key, "--events", events, "--rate", str(a.rate),
-                    "--warmup", "3", "--no-progress", "--json", str(work / "load.json")]  # fmt: skip
-            if a.batch_size > 1:
-                load += ["--batch-size", str(a.batch_size)]
-            warm = subprocess.run([*load, "--duration", "4"], cwd=ROOT, check=False, capture_output=True)
-            if warm.returncode != 0:
-                raise SystemExit(f"warm-up load failed: {warm.stderr.decode()[-2000:]}")
-            driver = subprocess.Popen([*load, "--duration", str(a.duration + 6)], cwd=ROOT)
-            # sample the middle of the run: after the generator's warm-up, before its end
-            subprocess.run(["sleep", "4"], check=True)
-            before = cpu_seconds(server.pid), answered(url, "/v1/decide", prefix=True)
-            ticks_before = _user_system(server.pid)
-            record = [spy, "record", "--pid", str(server.pid), "--rate", str(SAMPLE_HZ), "--format", "raw",
-                      "--duration", str(int(a.duration)), "--output", str(a.out / "profile.txt")]  # fmt: skip
-            done = subprocess.run(record, check=False, capture_output=True)
-            if done.returncode != 0:
-                raise SystemExit(f"py-spy failed: {done.stderr.decode()[-2000:]}")
-            after = cpu_seconds(server.pid), answered(url, "/v1/decide", prefix=True)
-            ticks_after = _user_system(server.pid)
-            svg = [spy, "record", "--pid", str(server.pid), "--nonblocking", "--rate", "250", "--duration", "2",
-                   "--output", str(a.out / "profile.svg")]  # fmt: skip
-            subprocess.run(svg, check=False, capture_output=True)
-            driver.wait(timeout=a.duration + 60)
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+    with demo_server("fraudgate-profile-", FRAUDGATE_WORKERS="1") as served:
+        url, server = served.url, served.server
+        out_json = str(served.work / "load.json")
+        load = [PY, "-m", "loadtest", "--url", url, "--api-key", served.key, "--events", str(served.events),
+                "--rate", str(a.rate), "--warmup", "3", "--no-progress", "--json", out_json]  # fmt: skip
+        if a.batch_size > 1:
+            load += ["--batch-size", str(a.batch_size)]
+        warm = subprocess.run([*load, "--duration", "4"], cwd=ROOT, check=False, capture_output=True)
+        if warm.returncode != 0:
+            raise SystemExit(f"warm-up load failed: {warm.stderr.decode()[-2000:]}")
+        driver = subprocess.Popen([*load, "--duration", str(a.duration + 6)], cwd=ROOT)
+        # sample the middle of the run: after the generator's warm-up, before its end
+        subprocess.run(["sleep", "4"], check=True)
+        before = cpu_seconds(server.pid), answered(url, "/v1/decide", prefix=True)
+        ticks_before = _user_system(server.pid)
+        record = [spy, "record", "--pid", str(server.pid), "--rate", str(SAMPLE_HZ), "--format", "raw",
+                  "--duration", str(int(a.duration)), "--output", str(a.out / "profile.txt")]  # fmt: skip
+        done = subprocess.run(record, check=False, capture_output=True)
+        if done.returncode != 0:
+            raise SystemExit(f"py-spy failed: {done.stderr.decode()[-2000:]}")
+        after = cpu_seconds(server.pid), answered(url, "/v1/decide", prefix=True)
+        ticks_after = _user_system(server.pid)
+        svg = [spy, "record", "--pid", str(server.pid), "--nonblocking", "--rate", "250", "--duration", "2",
+               "--output", str(a.out / "profile.svg")]  # fmt: skip
+        subprocess.run(svg, check=False, capture_output=True)
+        driver.wait(timeout=a.duration + 60)
     requests = max(after[1] - before[1], 1)
     cpu_us = (after[0] - before[0]) * 1e6 / requests
     per = "request" if a.batch_size == 1 else f"request of {a.batch_size} events"

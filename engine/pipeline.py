@@ -188,7 +188,7 @@ class DecisionEngine:
         try:
             s = bundle.scorer.score_row(vec.values)
             action, name = policy.threshold({**row, "score": s.score, "calibrated": s.calibrated, "ecdf": s.ecdf})
-            # SHAP contributions cost ~1.3 ms a row against ~13 us for the score: only the decisions someone
+            # SHAP contributions cost ~0.3 ms a row against ~3 us for the score: only the decisions someone
             # will look at (review, deny) carry them; approvals answer with no reasons (README, "Departures")
             top = bundle.scorer.reasons(vec.values, REASONS) if action != "approve" else ()
         except Exception:

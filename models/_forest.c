@@ -562,12 +562,14 @@ static double raw_score(const Forest *f, const double *x, const double *x0) {
     return sum;
 }
 
+/* A value as LightGBM's C API hands it to the trees: |x| <= kZeroThreshold is dropped, so reads as 0. */
+static inline double as_lightgbm_reads(double v) { return (v >= -ZERO_THRESHOLD && v <= ZERO_THRESHOLD) ? 0.0 : v; }
+
 static double probability(const Forest *f, const double *encoded) {
     double x[MAX_FEATURES], x0[MAX_FEATURES];
     for (Py_ssize_t j = 0; j < f->nfeat; j++) {
-        double v = encoded[j];
-        x[j] = (v >= -ZERO_THRESHOLD && v <= ZERO_THRESHOLD) ? 0.0 : v; /* the C API drops |x| <= kZeroThreshold */
-        x0[j] = isnan(v) ? 0.0 : x[j];
+        x[j] = as_lightgbm_reads(encoded[j]);
+        x0[j] = isnan(x[j]) ? 0.0 : x[j];
     }
     return 1.0 / (1.0 + exp(-f->sigmoid * raw_score(f, x, x0)));
 }
@@ -628,8 +630,9 @@ static PyObject *Forest_score(Forest *f, PyObject *row) {
     return out;
 }
 
-static int writable_row(Forest *f, PyObject *obj, Py_buffer *view) {
-    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return -1;
+/* A buffer holding exactly one row (nfeat float64); anything else is refused before the walk reads it. */
+static int row_buffer(Forest *f, PyObject *obj, Py_buffer *view, int flags) {
+    if (PyObject_GetBuffer(obj, view, flags | PyBUF_C_CONTIGUOUS) < 0) return -1;
     if (view->len != f->nfeat * (Py_ssize_t)sizeof(double)) {
         PyErr_Format(PyExc_ValueError, "expected a buffer of %zd float64, got %zd bytes", f->nfeat, view->len);
         PyBuffer_Release(view);
@@ -642,7 +645,7 @@ static PyObject *Forest_encode(Forest *f, PyObject *args) {
     PyObject *row, *out;
     if (!PyArg_ParseTuple(args, "OO:encode", &row, &out)) return NULL;
     Py_buffer view;
-    if (writable_row(f, out, &view) < 0) return NULL;
+    if (row_buffer(f, out, &view, PyBUF_WRITABLE) < 0) return NULL;
     double x[MAX_FEATURES];
     int rc = encode(f, row, x);
     if (rc == 0) memcpy(view.buf, x, sizeof(double) * (size_t)f->nfeat);
@@ -653,12 +656,7 @@ static PyObject *Forest_encode(Forest *f, PyObject *args) {
 
 static PyObject *Forest_predict(Forest *f, PyObject *obj) {
     Py_buffer view;
-    if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    if (view.len != f->nfeat * (Py_ssize_t)sizeof(double)) {
-        PyErr_Format(PyExc_ValueError, "expected a buffer of %zd float64, got %zd bytes", f->nfeat, view.len);
-        PyBuffer_Release(&view);
-        return NULL;
-    }
+    if (row_buffer(f, obj, &view, PyBUF_SIMPLE) < 0) return NULL;
     double p = probability(f, (const double *)view.buf);
     PyBuffer_Release(&view);
     return PyFloat_FromDouble(p);
@@ -940,17 +938,11 @@ static PyObject *Forest_contributions(Forest *f, PyObject *obj) {
         return NULL;
     }
     Py_buffer view;
-    if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    if (view.len != f->nfeat * (Py_ssize_t)sizeof(double)) {
-        PyErr_Format(PyExc_ValueError, "expected a buffer of %zd float64, got %zd bytes", f->nfeat, view.len);
-        PyBuffer_Release(&view);
-        return NULL;
-    }
+    if (row_buffer(f, obj, &view, PyBUF_SIMPLE) < 0) return NULL;
     double x[MAX_FEATURES], phi[MAX_FEATURES + 1];
     const double *encoded = view.buf;
     for (Py_ssize_t j = 0; j < f->nfeat; j++) {
-        double v = encoded[j];
-        x[j] = (v >= -ZERO_THRESHOLD && v <= ZERO_THRESHOLD) ? 0.0 : v;
+        x[j] = as_lightgbm_reads(encoded[j]);
         phi[j] = 0.0;
     }
     PyBuffer_Release(&view);

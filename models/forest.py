@@ -10,7 +10,13 @@ averaging); anything else raises :class:`UnsupportedModel` and the scorer keeps 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from models import native
+from models.learners.calibration import PLATT_CLIP, PLATT_EPS, CalibrationParams, PlattParams
 
 
 class UnsupportedModel(ValueError):
@@ -37,6 +43,32 @@ class ForestTables:
     """Training rows through each node: TreeSHAP's cover (LightGBM's `internal_count`)."""
     leaf_counts: array[float] = field(default_factory=lambda: array("d"))
     """Training rows in each leaf (`leaf_count`)."""
+
+
+def build_forest(
+    module: ModuleType,
+    t: ForestTables,
+    *,
+    names: tuple[str, ...],
+    codes: Sequence[dict[str, float] | None],
+    fills: Sequence[float],
+    calibration: CalibrationParams,
+    quantiles: Sequence[float],
+    error: type[Exception],
+    result: Callable[[float, float, float], Any],
+) -> native.NativeForest:
+    """The compiled stage's ``Forest`` for these tables: feature names in column order, each one's codes (None for
+    a number) and fill (a number's imputation value, a category's "other" code), the calibration and the ECDF's
+    quantiles; ``error`` is raised for a value of the wrong type and ``result`` builds the returned score."""
+    if isinstance(calibration, PlattParams):
+        platt, xs, ys, a, b = True, array("d"), array("d"), calibration.a, calibration.b
+    else:
+        platt, xs, ys, a, b = False, array("d", calibration.x), array("d", calibration.y), 0.0, 0.0
+    return native.new_forest(
+        module, names, tuple(codes), array("d", fills), t.roots, t.features, t.thresholds, t.lefts, t.rights,
+        t.decisions, t.cat_starts, t.cat_lens, t.leaves, t.cat_bits, t.sigmoid, platt, xs, ys, a, b, PLATT_EPS,
+        PLATT_CLIP, array("d", quantiles), error, result,
+    )  # fmt: skip
 
 
 _CATEGORICAL = 1

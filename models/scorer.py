@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import logging
 import math
-from array import array
 from collections.abc import Callable, Mapping
 from functools import partial
 from types import ModuleType
@@ -19,9 +18,9 @@ import polars as pl
 from models import native
 from models.errors import ScoringError
 from models.fast_predict import FastPredictor
-from models.forest import ForestTables, UnsupportedModel, flatten
+from models.forest import ForestTables, UnsupportedModel, build_forest, flatten
 from models.learners.booster import SCORE
-from models.learners.calibration import CALIBRATED, PLATT_CLIP, PLATT_EPS, PlattParams, scalar_calibrator
+from models.learners.calibration import CALIBRATED, scalar_calibrator
 from models.learners.ecdf import ECDF, scalar_ecdf
 from models.pipeline import PipelineSpec, spec_predict
 from models.schema import Reason, Score
@@ -106,42 +105,15 @@ class Scorer:
 
     def _new_forest(self, module: ModuleType, t: ForestTables) -> native.NativeForest:
         codes: list[dict[str, float] | None] = [None] * len(self.feature_names)
-        fills = array("d", [0.0] * len(self.feature_names))
+        fills = [0.0] * len(self.feature_names)
         for i, _, lookup, other in self._lookups:
             codes[i], fills[i] = lookup, other
         for i, fill in self._fills:
             fills[i] = float(fill)
-        cal = self.spec.calibration
-        platt = isinstance(cal, PlattParams)
-        xs, ys = (array("d"), array("d")) if isinstance(cal, PlattParams) else (array("d", cal.x), array("d", cal.y))
-        a, b = (cal.a, cal.b) if isinstance(cal, PlattParams) else (0.0, 0.0)
-        return native.new_forest(
-            module,
-            self.feature_names,
-            tuple(codes),
-            fills,
-            t.roots,
-            t.features,
-            t.thresholds,
-            t.lefts,
-            t.rights,
-            t.decisions,
-            t.cat_starts,
-            t.cat_lens,
-            t.leaves,
-            t.cat_bits,
-            t.sigmoid,
-            platt,
-            xs,
-            ys,
-            a,
-            b,
-            PLATT_EPS,
-            PLATT_CLIP,
-            array("d", self.spec.ecdf.quantiles),
-            ScoringError,
-            Score,
-        )
+        return build_forest(
+            module, t, names=self.feature_names, codes=codes, fills=fills, calibration=self.spec.calibration,
+            quantiles=self.spec.ecdf.quantiles, error=ScoringError, result=Score,
+        )  # fmt: skip
 
     def vector(self, row: Mapping[str, Any]) -> ctypes.Array[ctypes.c_double]:
         """The encoded, imputed row as the ctypes array the fast predictor reads (booster column order).

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from models_synth import FEATURES, SMALL, make_frame
+from models_synth import make_frame, train_synth
 
-from models import Bundle, load_bundle, train_bundle
+from models import Bundle, load_bundle
 
 
 @pytest.fixture(scope="session")
@@ -20,16 +20,7 @@ def frame() -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def bundle_dir(frame: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bundle trained once per session on the synthetic table."""
-    return train_bundle(
-        frame,
-        FEATURES,
-        label="fraud",
-        time_col="occurred_at",
-        out_dir=tmp_path_factory.mktemp("bundles"),
-        name="card_payment",
-        version="v1",
-        config=SMALL,
-    )
+    return train_synth(frame, tmp_path_factory.mktemp("bundles"), "v1")
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from models import FeatureDef, TrainConfig
+from models import FeatureDef, TrainConfig, train_bundle
 
 FEATURES = (
     FeatureDef(name="amount", kind="numeric"),
@@ -55,4 +56,18 @@ def make_frame(n: int = 4000, seed: int = 0) -> pl.DataFrame:
             "channel": channel.astype(str),
             "fraud": fraud,
         }
+    )
+
+
+def train_synth(frame: pl.DataFrame, out_dir: Path, version: str, config: TrainConfig = SMALL) -> Path:
+    """A `card_payment` bundle trained on the synthetic table (time-ordered by `occurred_at`)."""
+    return train_bundle(
+        frame,
+        FEATURES,
+        label="fraud",
+        time_col="occurred_at",
+        out_dir=out_dir,
+        name="card_payment",
+        version=version,
+        config=config,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import types
@@ -17,11 +18,12 @@ import polars as pl
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from models_synth import COUNTRIES, FEATURES, SMALL
+from models_synth import COUNTRIES, FEATURES, SMALL, train_synth
 
-from models import Bundle, Score, ScoringError, load_bundle, native, train_bundle
+from models import Bundle, Score, ScoringError, load_bundle, native
 from models import scorer as scorer_module
-from models.forest import UnsupportedModel, flatten
+from models.forest import ForestTables, UnsupportedModel, build_forest, flatten
+from models.learners.calibration import IsotonicParams
 from models.scorer import Scorer
 
 # Encoded rows as the trees see them: NaN, tiny values LightGBM reads as 0, category codes in and out of range.
@@ -48,17 +50,8 @@ value_rows = st.fixed_dictionaries(
 @pytest.fixture(scope="module")
 def platt_bundle(frame: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     """A second bundle, calibrated with Platt scaling instead of isotonic breakpoints."""
-    path = train_bundle(
-        frame,
-        FEATURES,
-        label="fraud",
-        time_col="occurred_at",
-        out_dir=tmp_path_factory.mktemp("platt"),
-        name="card_payment",
-        version="platt",
-        config=msgspec.structs.replace(SMALL, calibration="platt"),
-    )
-    return load_bundle(path)
+    config = msgspec.structs.replace(SMALL, calibration="platt")
+    return load_bundle(train_synth(frame, tmp_path_factory.mktemp("platt"), "platt", config))
 
 
 def _python_twin(bundle: Bundle) -> Scorer:
@@ -121,59 +114,33 @@ def test_wrong_types_name_the_feature(bundle: Bundle, row: dict[str, Any], messa
         bundle.scorer.vector(row)
 
 
-def test_malformed_tables_are_refused_not_read(bundle: Bundle) -> None:
+def _forest(t: ForestTables, names: tuple[str, ...]) -> native.NativeForest:
+    """The compiled stage over `t` with no encoding (every feature a number, filled with 0) and identity
+    calibration: rows go to the trees as they are."""
     module = native.load()
     assert module is not None
+    return build_forest(
+        module, t, names=names, codes=[None] * len(names), fills=[0.0] * len(names),
+        calibration=IsotonicParams(x=[0.0, 1.0], y=[0.0, 1.0]), quantiles=[0.0, 1.0], error=ScoringError,
+        result=Score,
+    )  # fmt: skip
+
+
+def test_malformed_tables_are_refused_not_read(bundle: Bundle) -> None:
     t = flatten((bundle.path / "model.txt").read_text())
     bad = array("i", t.lefts)
     bad[0] = len(t.features) + 5  # a child past the last node
-    names = bundle.scorer.feature_names
-    args: list[Any] = [
-        names,
-        tuple(None for _ in names),
-        array("d", [0.0] * len(names)),
-        t.roots,
-        t.features,
-        t.thresholds,
-        bad,
-        t.rights,
-        t.decisions,
-        t.cat_starts,
-        t.cat_lens,
-        t.leaves,
-        t.cat_bits,
-        1.0,
-        False,
-        array("d", [0.0, 1.0]),
-        array("d", [0.0, 1.0]),
-        0.0,
-        0.0,
-        1e-12,
-        500.0,
-        array("d", [0.0, 1.0]),
-        ScoringError,
-        Score,
-    ]
     with pytest.raises(ValueError, match="node 0: child"):
-        native.new_forest(module, *args)
-    args[6] = t.lefts
-    forest = native.new_forest(module, *args)
+        _forest(dataclasses.replace(t, lefts=bad), bundle.scorer.feature_names)
+    forest = _forest(t, bundle.scorer.feature_names)
     with pytest.raises(ValueError, match="expected a buffer of 5 float64"):
         forest.predict(array("d", [0.0]))
 
 
 def _raw_forest(booster: lgb.Booster) -> native.NativeForest:
-    """The compiled trees of a plain LightGBM booster (no encoding: rows go to the trees as they are)."""
-    module = native.load()
-    assert module is not None
+    """The compiled trees of a plain LightGBM booster."""
     t = flatten(booster.model_to_string())
-    names = tuple(f"f{j}" for j in range(t.num_features))
-    one = array("d", [0.0, 1.0])
-    return native.new_forest(
-        module, names, (None,) * len(names), array("d", [0.0] * len(names)), t.roots, t.features, t.thresholds,
-        t.lefts, t.rights, t.decisions, t.cat_starts, t.cat_lens, t.leaves, t.cat_bits, t.sigmoid, False, one, one,
-        0.0, 0.0, 1e-12, 500.0, one, ScoringError, Score,
-    )  # fmt: skip
+    return _forest(t, tuple(f"f{j}" for j in range(t.num_features)))
 
 
 def _raw_data(n: int = 3000) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -293,10 +260,9 @@ def test_a_model_the_stage_refuses_is_scored_through_the_c_api(
 ) -> None:
     module = native.load()
     assert module is not None
-    names = tuple(f"f{j}" for j in range(module.MAX_FEATURES + 1))
+    wide = ForestTables(sigmoid=1.0, num_features=module.MAX_FEATURES + 1)
     with pytest.raises(ValueError, match="1 to 1024"):  # rows live on the C stack: wider models are refused
-        native.new_forest(module, names, (None,) * len(names), *([array("d")] * 11), 1.0, False,
-                          *([array("d")] * 2), 0.0, 0.0, 0.0, 0.0, array("d"), ScoringError, Score)  # fmt: skip
+        _forest(wide, tuple(f"f{j}" for j in range(wide.num_features)))
 
     def refuse(*_: Any) -> None:
         raise ValueError("names and codes must be tuples of the same length, 1 to 1024")
