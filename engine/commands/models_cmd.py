@@ -14,7 +14,7 @@ import polars as pl
 
 from engine.commands import Handler, Subparsers
 from engine.settings import Settings
-from models.errors import RegistryError
+from models.errors import BundleError, RegistryError
 from models.registry import Registry
 
 
@@ -49,12 +49,12 @@ def _challenger(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _guarded(handler: Handler) -> Handler:
-    """Registry errors become one line on stderr and exit code 1, not a traceback."""
+    """Registry and bundle errors become one line on stderr and exit code 1, not a traceback."""
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             return handler(args, settings)
-        except RegistryError as exc:
+        except (RegistryError, BundleError) as exc:
             print(f"fraudgate models: {exc}", file=sys.stderr)
             return 1
 
@@ -83,8 +83,30 @@ def _compare(args: argparse.Namespace, _: Settings) -> int:
     return 0
 
 
+def _drift(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.etl import read_output
+    from models import load_bundle
+    from models.drift_report import drift_html, drift_rows, drift_text
+
+    registry: Path = args.models or settings.model_dir
+    known: dict[str, list[float] | None] = {}
+
+    def quantiles_of(version: str) -> list[float] | None:
+        if version not in known:
+            path = registry / version
+            known[version] = list(load_bundle(path).scorer.spec.ecdf.quantiles) if path.is_dir() else None
+        return known[version]
+
+    rows = drift_rows(read_output(args.etl), quantiles_of)
+    print(drift_text(rows) if rows else "no scored decisions in the log")
+    if args.html:
+        args.html.write_text(drift_html(rows))
+        print(f"report: {args.html}")
+    return 0
+
+
 def register(sub: Subparsers) -> None:
-    """Add `models list|promote VERSION|rollback|challenger (VERSION | --clear)`."""
+    """Add `models list|promote VERSION|rollback|challenger (VERSION | --clear)|compare|drift`."""
     m = sub.add_parser("models", help="model registry: versions, champion, challenger")
     msub = m.add_subparsers(dest="models_command", required=True)
     msub.add_parser("list", help="bundles in FRAUDGATE_MODEL_DIR; * marks CURRENT, + the challenger").set_defaults(
@@ -104,3 +126,8 @@ def register(sub: Subparsers) -> None:
     cmp.add_argument("--etl", type=Path, required=True, help="the ETL output folder (date=*/part-*.parquet)")
     cmp.add_argument("--html", type=Path, default=None, help="write the HTML report with plots here")
     cmp.set_defaults(handler=_guarded(_compare))
+    d = msub.add_parser("drift", help="PSI of the live scores per day and version, from the decision log (the ETL)")
+    d.add_argument("--etl", type=Path, required=True, help="the ETL output folder (date=*/part-*.parquet)")
+    d.add_argument("--models", type=Path, default=None, help="the registry (default FRAUDGATE_MODEL_DIR)")
+    d.add_argument("--html", type=Path, default=None, help="write the HTML report with the PSI plot here")
+    d.set_defaults(handler=_guarded(_drift))

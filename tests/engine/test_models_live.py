@@ -112,3 +112,30 @@ def test_admin_promote_rollback_and_challenger_routes(
         assert r.status_code == 409 and "nope" in r.json()["detail"]
         r = c.post("/v1/admin/models/challenger", json={"version": None}, headers=HEADERS)
         assert r.json()["challenger_version"] is None
+
+
+def test_drift_report_from_the_decision_log(
+    redis_url: str, two_models: tuple[Path, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli import main
+    from engine.etl import drain
+
+    registry, _, _ = two_models
+    current = Registry(registry).current
+    settings = Settings(redis_url=redis_url, api_keys=parse_api_keys("ops:t0ken:decide"), model_dir=registry,
+                        data_dir=tmp_path, policy_watch_s=0)  # fmt: skip
+    with TestClient(create_app(settings)) as c:
+        for i in range(30):
+            event = {**EVENT, "event_id": f"d-{i}", "amount": 50.0 + 61 * i}
+            assert c.post("/v1/decide", json=event, headers=HEADERS).status_code == 200
+    client = redis.Redis.from_url(redis_url)
+    drain(client, tmp_path / "etl", once=True, progress=False)
+    client.close()
+    html = tmp_path / "drift.html"
+    args = ["models", "drift", "--etl", str(tmp_path / "etl"), "--models", str(registry), "--html", str(html)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    row = next(line.split() for line in out.splitlines() if current is not None and current in line)
+    assert int(row[2]) == 30 and float(row[3]) > 0  # 30 scored decisions of one day; their PSI, read and named
+    assert row[4] in {"stable", "worth", "moved"}
+    assert "<img" in html.read_text() and current in html.read_text()
